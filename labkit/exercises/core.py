@@ -1,0 +1,352 @@
+"""Self-check exercises: ``ex.q1.check(answer)``, ``ex.q1.hint()``, ``ex.q1.solution()``.
+
+Two kinds of exercise:
+
+- :class:`ValueExercise`: the learner computes a value (``answer = ...``); it is compared with
+  the expected value (floats with a tolerance, ints and strings exactly, containers item by item).
+- :class:`FunctionExercise`: the learner writes a function; it is called on a few fixed edge
+  cases and on FRESH random inputs (a new seed every check) and compared with the reference.
+
+``check`` is for learners: it shows "Correct!" or what went wrong and returns ``True``/``False``;
+it never raises for a wrong answer, nor for an exception inside the learner's function (that is
+reported). ``grade`` is the strict form for autograders: it raises ``AssertionError`` with the
+same message unless the answer is correct. A stub (``answer = ...``, or a function whose body is
+``...``/``pass`` or raises ``NotImplementedError``) is reported as "Not attempted yet".
+
+IPython is optional: in a notebook the feedback is rich output, anywhere else it is printed.
+"""
+
+from __future__ import annotations
+
+import copy
+import dis
+import html
+import math
+import numbers
+import random
+import re
+import reprlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Exercise",
+    "Feedback",
+    "FunctionExercise",
+    "ValueExercise",
+    "describe_mismatch",
+    "is_stub_function",
+]
+
+NOT_ATTEMPTED = "Not attempted yet"
+
+_repr = reprlib.Repr()
+_repr.maxstring = 60
+_repr.maxother = 60
+_repr.maxdict = 8
+_repr.maxlist = 8
+
+
+def short_repr(value: Any) -> str:
+    """A repr short enough for one line of feedback."""
+    return _repr.repr(value)
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def describe_mismatch(
+    got: Any, expected: Any, rel_tol: float = 1e-6, abs_tol: float = 1e-9
+) -> str | None:
+    """Why ``got`` differs from ``expected``, or ``None`` when they agree.
+
+    Floats agree within ``rel_tol``/``abs_tol`` (``math.isclose``); ints, strings and other
+    values must be equal. Dicts must have the same keys and agreeing values; lists and tuples
+    the same length and agreeing items (recursively). ``bool`` is not accepted for a number.
+    """
+    if isinstance(expected, bool) or expected is None:
+        return None if got is expected else f"expected {expected!r}, got {short_repr(got)}"
+    if isinstance(expected, numbers.Integral):
+        if isinstance(got, bool) or not isinstance(got, numbers.Integral):
+            return f"expected an int, got {type(got).__name__} {short_repr(got)}"
+        return None if got == expected else f"expected {expected!r}, got {got!r}"
+    if isinstance(expected, numbers.Real):
+        if isinstance(got, bool) or not isinstance(got, numbers.Real):
+            return f"expected a number, got {type(got).__name__} {short_repr(got)}"
+        if math.isclose(float(got), float(expected), rel_tol=rel_tol, abs_tol=abs_tol):
+            return None
+        return f"expected {float(expected):.6g}, got {float(got):.6g}"
+    if isinstance(expected, str):
+        if not isinstance(got, str):
+            return f"expected a str, got {type(got).__name__} {short_repr(got)}"
+        return (
+            None if got == expected else f"expected {short_repr(expected)}, got {short_repr(got)}"
+        )
+    if isinstance(expected, Mapping):
+        return _mapping_mismatch(got, expected, rel_tol, abs_tol)
+    if isinstance(expected, list | tuple):
+        return _sequence_mismatch(got, expected, rel_tol, abs_tol)
+    return (
+        None if _equal(got, expected) else f"expected {short_repr(expected)}, got {short_repr(got)}"
+    )
+
+
+def _equal(got: Any, expected: Any) -> bool:
+    """``got == expected`` as a plain bool; False when that comparison fails or is ambiguous."""
+    try:
+        return bool(got == expected)
+    except Exception:  # e.g. an array compared with a list: "truth value is ambiguous"
+        return False
+
+
+def _mapping_mismatch(got: Any, expected: Mapping, rel_tol: float, abs_tol: float) -> str | None:
+    if not isinstance(got, Mapping):
+        return f"expected a dict, got {type(got).__name__} {short_repr(got)}"
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    if missing:
+        return f"missing key(s) {short_repr(missing)}"
+    if extra:
+        return f"unexpected key(s) {short_repr(extra)}"
+    for key, value in expected.items():
+        why = describe_mismatch(got[key], value, rel_tol, abs_tol)
+        if why:
+            return f"for key {key!r}: {why}"
+    return None
+
+
+def _sequence_mismatch(got: Any, expected: Sequence, rel_tol: float, abs_tol: float) -> str | None:
+    kind = type(expected).__name__
+    if not isinstance(got, list | tuple):
+        return f"expected a {kind}, got {type(got).__name__} {short_repr(got)}"
+    if len(got) != len(expected):
+        return f"expected {len(expected)} items, got {len(got)}"
+    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        why = describe_mismatch(g, e, rel_tol, abs_tol)
+        if why:
+            return f"at index {i}: {why}"
+    return None
+
+
+# --------------------------------------------------------------------------- stubs
+
+
+def is_stub_function(fn: Callable) -> bool:
+    """True when ``fn``'s body does nothing: only ``...``, ``pass`` and/or a docstring."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return False
+    ops = [
+        (i.opname, i.argval)
+        for i in dis.get_instructions(code)
+        if i.opname not in {"RESUME", "NOP", "CACHE"}
+    ]
+    return ops in ([("LOAD_CONST", None), ("RETURN_VALUE", None)], [("RETURN_CONST", None)])
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The verdict on one answer: ``passed`` and a message (shown by ``check``)."""
+
+    passed: bool
+    message: str
+    attempted: bool = True
+
+    @property
+    def headline(self) -> str:
+        """ "Correct!", "Incorrect" or "Not attempted yet"."""
+        if self.passed:
+            return "Correct!"
+        return NOT_ATTEMPTED if not self.attempted else "Incorrect"
+
+    def __str__(self) -> str:
+        return f"{self.headline} — {self.message}" if self.message else self.headline
+
+    def to_html(self) -> str:
+        """The feedback as coloured HTML (`code` spans become <code>)."""
+        colour = "#1a7f37" if self.passed else ("#9a6700" if not self.attempted else "#cf222e")
+        body = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(self.message))
+        return (
+            f'<div style="color:{colour}; white-space:pre-wrap"><b>{html.escape(self.headline)}</b>'
+            f"{' — ' + body if body else ''}</div>"
+        )
+
+
+def _in_ipython() -> bool:
+    """True inside an IPython shell or Jupyter kernel (IPython is optional)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
+
+
+def _show(plain: str, **rich: str) -> None:
+    """Print ``plain``; in IPython display it with richer forms, e.g. ``markdown=`` or ``html=``."""
+    if _in_ipython():
+        from IPython.display import display
+
+        bundle = {"text/plain": plain, **{f"text/{kind}": text for kind, text in rich.items()}}
+        display(bundle, raw=True)
+    else:
+        print(plain)
+
+
+# --------------------------------------------------------------------------- exercises
+
+
+@dataclass
+class Exercise:
+    """What every exercise has. Subclasses implement :meth:`evaluate`.
+
+    ``name``: the attribute in the notebook's exercise module (``"q1"``);
+    ``answer_name``: the variable or function the check cell passes (``"answer"``);
+    ``solution_code``: the reference solution exactly as it would appear in the notebook cell,
+    defining ``answer_name``; ``hint_text``: a nudge, not the answer;
+    ``wrong_answers``: code strings of plausible wrong solutions (the tests check each is rejected);
+    ``given``: returns the names the notebook defines before the exercise cell (e.g. ``text``),
+    so the solution code can be run outside the notebook.
+    """
+
+    name: str
+    answer_name: str
+    solution_code: str
+    hint_text: str
+    wrong_answers: list[str] = field(default_factory=list)
+    given: Callable[[], dict[str, Any]] = field(default=dict)
+
+    def evaluate(self, answer: Any, seed: int | None = None) -> Feedback:
+        """Judge ``answer``; never raises for a wrong answer."""
+        raise NotImplementedError
+
+    def check(self, answer: Any, seed: int | None = None) -> bool:
+        """Show whether ``answer`` is correct (and why not); return ``True``/``False``."""
+        feedback = self.evaluate(answer, seed=seed)
+        _show(str(feedback), html=feedback.to_html())
+        return feedback.passed
+
+    def grade(self, answer: Any, seed: int | None = None) -> None:
+        """Strict check for autograding: raise ``AssertionError`` unless ``answer`` is correct."""
+        feedback = self.evaluate(answer, seed=seed)
+        if not feedback.passed:
+            raise AssertionError(f"{self.name}: {feedback}")
+
+    def hint(self) -> None:
+        """Show the hint."""
+        _show(f"Hint: {self.hint_text}", markdown=f"**Hint:** {self.hint_text}")
+
+    def solution(self) -> None:
+        """Show the reference solution's code."""
+        code = self.solution_code.strip("\n")
+        _show(f"Solution:\n{code}", markdown=f"**Solution:**\n```python\n{code}\n```")
+
+    def run_solution(self, code: str | None = None) -> Any:
+        """Run ``code`` (default: the solution) with the given names; return its ``answer_name``."""
+        namespace = dict(self.given())
+        exec(code if code is not None else self.solution_code, namespace)
+        return namespace[self.answer_name]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}: check({self.answer_name}), hint(), solution()>"
+
+
+@dataclass(repr=False)
+class ValueExercise(Exercise):
+    """The learner computes a value; it must match ``expected()`` (computed only when checked).
+
+    ``expected`` defaults to running ``solution_code``. ``rel_tol``/``abs_tol`` apply to floats;
+    ``compare(got, expected)`` may replace the comparison (return ``None`` or a reason).
+    """
+
+    expected: Callable[[], Any] | None = None
+    rel_tol: float = 1e-6
+    abs_tol: float = 1e-9
+    compare: Callable[[Any, Any], str | None] | None = None
+
+    def expected_value(self) -> Any:
+        """The correct answer (computed now, not at import)."""
+        return self.expected() if self.expected is not None else self.run_solution()
+
+    def evaluate(self, answer: Any, seed: int | None = None) -> Feedback:
+        if answer is Ellipsis:
+            return Feedback(
+                False,
+                f"replace `...` in `{self.answer_name} = ...` with your answer, then run the cell again.",
+                attempted=False,
+            )
+        expected = self.expected_value()
+        if self.compare is not None:
+            why = self.compare(answer, expected)
+        else:
+            why = describe_mismatch(answer, expected, self.rel_tol, self.abs_tol)
+        if why:
+            return Feedback(False, f"`{self.answer_name}`: {why}.")
+        return Feedback(True, "")
+
+
+@dataclass(repr=False)
+class FunctionExercise(Exercise):
+    """The learner writes a function; it must agree with the reference on every input.
+
+    Inputs: the fixed ``edge_cases`` (tuples of arguments), then ``n_random`` argument tuples from
+    ``make_inputs(rng)``, where ``rng`` is a ``random.Random`` seeded afresh on every check (pass
+    ``seed=`` to reproduce a run). ``reference`` defaults to the function ``solution_code`` defines.
+    """
+
+    make_inputs: Callable[[random.Random], tuple] | None = None
+    edge_cases: list[tuple] = field(default_factory=list)
+    n_random: int = 5
+    reference: Callable | None = None
+    rel_tol: float = 1e-6
+    abs_tol: float = 1e-9
+
+    def reference_function(self) -> Callable:
+        """The reference implementation."""
+        return self.reference if self.reference is not None else self.run_solution()
+
+    def inputs(self, seed: int) -> list[tuple]:
+        """The argument tuples one check uses: the edge cases, then random ones from ``seed``."""
+        rng = random.Random(seed)
+        randoms = [self.make_inputs(rng) for _ in range(self.n_random)] if self.make_inputs else []
+        return [*self.edge_cases, *randoms]
+
+    def evaluate(self, answer: Any, seed: int | None = None) -> Feedback:
+        stub_hint = (
+            f"write the body of `{self.answer_name}` (replace `...`), then run the cell again."
+        )
+        if answer is Ellipsis:
+            return Feedback(False, stub_hint, attempted=False)
+        if not callable(answer):
+            return Feedback(
+                False, f"expected a function, got {type(answer).__name__} {short_repr(answer)}."
+            )
+        seed = random.SystemRandom().getrandbits(32) if seed is None else seed
+        reference = self.reference_function()
+        for args in self.inputs(seed):
+            call = f"{self.answer_name}({', '.join(short_repr(a) for a in args)})"
+            expected = reference(*copy.deepcopy(args))
+            try:
+                got = answer(*copy.deepcopy(args))
+            except NotImplementedError:
+                return Feedback(False, stub_hint, attempted=False)
+            except Exception as err:  # the learner's bug: report it, never raise it
+                return Feedback(False, f"{call} raised {type(err).__name__}: {err}")
+            if got is None and expected is not None:
+                if is_stub_function(answer):
+                    return Feedback(False, stub_hint, attempted=False)
+                return Feedback(False, f"{call} returned None — did you forget `return`?")
+            why = describe_mismatch(got, expected, self.rel_tol, self.abs_tol)
+            if why:
+                return Feedback(
+                    False,
+                    f"{call} returned {short_repr(got)}; the reference gives {short_repr(expected)} "
+                    f"({why}). To repeat this check: check({self.answer_name}, seed={seed})",
+                )
+        return Feedback(
+            True,
+            f"passed {len(self.edge_cases)} edge cases and {self.n_random} fresh random inputs.",
+        )

@@ -1,0 +1,254 @@
+"""The self-check exercises: every exercise accepts its solution and rejects its wrong answers;
+stubs are "not attempted"; function checks use fresh random inputs; learner errors are reported."""
+
+from __future__ import annotations
+
+import ast
+import math
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from labkit import exercises
+from labkit.exercises import Exercise, FunctionExercise, ValueExercise
+from labkit.exercises.core import describe_mismatch, is_stub_function
+
+ALL = [
+    (mod, name, ex)
+    for mod, module in exercises.modules().items()
+    for name, ex in exercises.exercises_in(module).items()
+]
+IDS = [f"{mod}.{name}" for mod, name, _ in ALL]
+WRONG = [(f"{mod}.{name}", ex, code) for mod, name, ex in ALL for code in ex.wrong_answers]
+
+
+def test_modules_are_discovered() -> None:
+    assert "nb00" in exercises.module_names()
+    assert [name for mod, name, _ in ALL if mod == "nb00"] == ["q1", "q2"]
+    with pytest.raises(ValueError, match="nb99"):
+        exercises.load("nb99")
+
+
+@pytest.mark.parametrize(("mod", "name", "ex"), ALL, ids=IDS)
+def test_exercise_is_complete(mod: str, name: str, ex: Exercise) -> None:
+    assert ex.name == name
+    assert ex.hint_text.strip() and ex.wrong_answers
+    defined = {
+        node.id if isinstance(node, ast.Name) else node.name
+        for stmt in ast.parse(ex.solution_code).body
+        for node in ([stmt] if isinstance(stmt, ast.FunctionDef) else getattr(stmt, "targets", []))
+    }
+    assert ex.answer_name in defined, f"{mod}.{name}: solution_code must define {ex.answer_name}"
+
+
+@pytest.mark.parametrize(("mod", "name", "ex"), ALL, ids=IDS)
+def test_reference_solution_passes(
+    mod: str, name: str, ex: Exercise, capsys: pytest.CaptureFixture
+) -> None:
+    answer = ex.run_solution()
+    assert ex.check(answer) is True
+    assert "Correct!" in capsys.readouterr().out
+    ex.grade(answer)  # does not raise
+
+
+@pytest.mark.parametrize(
+    ("label", "ex", "code"), WRONG, ids=[f"{label}-{i}" for i, (label, _, _) in enumerate(WRONG)]
+)
+def test_wrong_answers_fail(
+    label: str, ex: Exercise, code: str, capsys: pytest.CaptureFixture
+) -> None:
+    answer = ex.run_solution(code)
+    assert ex.check(answer) is False
+    out = capsys.readouterr().out
+    assert "Incorrect" in out
+    with pytest.raises(AssertionError, match="Incorrect"):
+        ex.grade(answer)
+
+
+FUNCTION_STUBS = {
+    "ellipsis": "def {name}(*args):\n    ...\n",
+    "docstring": 'def {name}(*args):\n    """TODO."""\n    ...\n',
+    "pass": "def {name}(*args):\n    pass\n",
+    "not-implemented": "def {name}(*args):\n    raise NotImplementedError\n",
+}
+
+
+def _stubs(ex: Exercise) -> list[object]:
+    """What a learner's untouched stub passes: ``...``, or a do-nothing function."""
+    if isinstance(ex, FunctionExercise):
+        return [
+            ex.run_solution(code.format(name=ex.answer_name)) for code in FUNCTION_STUBS.values()
+        ]
+    return [...]
+
+
+@pytest.mark.parametrize(("mod", "name", "ex"), ALL, ids=IDS)
+def test_stubs_are_not_attempted(
+    mod: str, name: str, ex: Exercise, capsys: pytest.CaptureFixture
+) -> None:
+    for stub in _stubs(ex):
+        assert ex.check(stub) is False
+        assert "Not attempted yet" in capsys.readouterr().out
+        with pytest.raises(AssertionError, match="Not attempted yet"):
+            ex.grade(stub)
+
+
+FUNCTIONS = [(f"{mod}.{name}", ex) for mod, name, ex in ALL if isinstance(ex, FunctionExercise)]
+
+
+@pytest.mark.parametrize(("label", "ex"), FUNCTIONS, ids=[label for label, _ in FUNCTIONS])
+def test_function_checks_use_fresh_random_inputs(label: str, ex: FunctionExercise) -> None:
+    reference = ex.reference_function()
+    seen: list[list[tuple]] = []
+
+    def spy(*args):
+        seen[-1].append(args)
+        return reference(*args)
+
+    for _ in range(3):
+        seen.append([])
+        assert ex.evaluate(spy).passed
+    randoms = [tuple(calls[len(ex.edge_cases) :]) for calls in seen]
+    assert all(len(r) == ex.n_random > 0 for r in randoms)
+    assert len(set(randoms)) == 3, "each check must draw new random inputs"
+    assert ex.inputs(seed=7) == ex.inputs(seed=7), "a seed reproduces a check"
+
+
+@pytest.mark.parametrize(("label", "ex"), FUNCTIONS, ids=[label for label, _ in FUNCTIONS])
+def test_exception_in_learner_function_is_reported(
+    label: str, ex: FunctionExercise, capsys: pytest.CaptureFixture
+) -> None:
+    def broken(*args):
+        return 1 / 0
+
+    assert ex.check(broken) is False
+    assert "raised ZeroDivisionError: division by zero" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="ZeroDivisionError"):
+        ex.grade(broken)
+
+
+def test_function_feedback_names_the_failing_input(capsys: pytest.CaptureFixture) -> None:
+    from labkit.exercises import nb00
+
+    def forgot_return(text):
+        {c: text.count(c) / len(text) for c in text}
+
+    assert nb00.q2.check(forgot_return) is False
+    assert "did you forget `return`" in capsys.readouterr().out
+    assert nb00.q2.check(42) is False
+    assert "expected a function, got int" in capsys.readouterr().out
+
+    def counts(text):
+        return {c: text.count(c) for c in text}
+
+    message = str(nb00.q2.evaluate(counts, seed=1))
+    assert "char_frequencies('aaab') returned {'a': 3, 'b': 1}" in message
+    assert "the reference gives {'a': 0.75, 'b': 0.25}" in message
+    assert "seed=1" in message
+
+
+def test_value_feedback_says_what_was_expected() -> None:
+    ex = ValueExercise(
+        name="q9",
+        answer_name="answer",
+        solution_code="answer = 0.5\n",
+        hint_text="h",
+        wrong_answers=["answer = 1\n"],
+    )
+    assert ex.evaluate(0.5 + 1e-12).passed
+    assert "expected 0.5, got 0.6" in str(ex.evaluate(0.6))
+    assert "expected a number, got str" in str(ex.evaluate("0.5"))
+    strict = ValueExercise(
+        name="q9", answer_name="answer", solution_code="answer = 3\n", hint_text="h"
+    )
+    assert "expected an int, got float" in str(strict.evaluate(3.0))
+    custom = ValueExercise(
+        name="q9",
+        answer_name="answer",
+        solution_code="answer = 3\n",
+        hint_text="h",
+        compare=lambda got, exp: None if got == exp else "nope",
+    )
+    assert custom.evaluate(3.0).passed and "nope" in str(custom.evaluate(4))
+
+
+def test_describe_mismatch_containers() -> None:
+    assert describe_mismatch({"a": 1.0}, {"a": 1.0 + 1e-12}) is None
+    assert "missing key(s) ['b']" in describe_mismatch({"a": 1.0}, {"a": 1.0, "b": 2.0})
+    assert "unexpected key(s) ['c']" in describe_mismatch({"a": 1.0, "c": 0}, {"a": 1.0})
+    assert "at index 1" in describe_mismatch([1, 2], [1, 3])
+    assert "expected 2 items, got 1" in describe_mismatch([1], (1, 2))
+    assert "expected an int, got bool" in describe_mismatch(True, 1)
+    assert describe_mismatch("x", None) == "expected None, got 'x'"
+
+    class Ambiguous:
+        def __eq__(self, other):
+            raise ValueError("truth value is ambiguous")
+
+    assert "expected {1}, got" in describe_mismatch(Ambiguous(), {1})
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(json_like)
+def test_describe_mismatch_accepts_equal_values(value: object) -> None:
+    assert describe_mismatch(value, value) is None
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6))
+def test_describe_mismatch_float_tolerance(x: float) -> None:
+    assert describe_mismatch(x * (1 + 1e-9), x) is None
+    assert describe_mismatch(x + 1.0, x) is not None or math.isclose(x + 1.0, x, rel_tol=1e-6)
+
+
+def test_is_stub_function() -> None:
+    namespace: dict = {}
+    exec(
+        "def a(x): ...\ndef b(x):\n    'doc'\n    pass\ndef c(x): return x\ndef d(x): x = 1\n",
+        namespace,
+    )
+    assert is_stub_function(namespace["a"]) and is_stub_function(namespace["b"])
+    assert not is_stub_function(namespace["c"]) and not is_stub_function(namespace["d"])
+    assert not is_stub_function(len)
+
+
+def test_hint_and_solution_print_outside_ipython(capsys: pytest.CaptureFixture) -> None:
+    from labkit.exercises import nb00
+
+    nb00.q2.hint()
+    assert "Hint:" in capsys.readouterr().out
+    nb00.q2.solution()
+    assert nb00.q2.solution_code.strip() in capsys.readouterr().out
+
+
+def test_feedback_html_is_escaped() -> None:
+    from labkit.exercises.core import Feedback
+
+    html = Feedback(False, "`x` got <script>").to_html()
+    assert "&lt;script&gt;" in html and "Incorrect" in html and "<code>x</code>" in html
+
+
+def test_exercises_import_headless_without_ipython() -> None:
+    code = (
+        "import sys; sys.modules['IPython'] = None\n"
+        "from labkit.exercises import nb00 as ex\n"
+        "def char_frequencies(text): ...\n"
+        "assert ex.q2.check(char_frequencies) is False\n"
+        "ex.q2.solution()\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Not attempted yet" in result.stdout and "def char_frequencies" in result.stdout
