@@ -49,7 +49,8 @@ def test_reference_solution_passes(
     mod: str, name: str, ex: Exercise, capsys: pytest.CaptureFixture
 ) -> None:
     answer = ex.run_solution()
-    assert ex.check(answer) is True
+    assert ex.evaluate(answer).passed is True
+    assert ex.check(answer) is None
     assert "Correct!" in capsys.readouterr().out
     ex.grade(answer)  # does not raise
 
@@ -61,7 +62,8 @@ def test_wrong_answers_fail(
     label: str, ex: Exercise, code: str, capsys: pytest.CaptureFixture
 ) -> None:
     answer = ex.run_solution(code)
-    assert ex.check(answer) is False
+    assert ex.evaluate(answer).passed is False
+    assert ex.check(answer) is None
     out = capsys.readouterr().out
     assert "Incorrect" in out
     with pytest.raises(AssertionError, match="Incorrect"):
@@ -90,7 +92,8 @@ def test_stubs_are_not_attempted(
     mod: str, name: str, ex: Exercise, capsys: pytest.CaptureFixture
 ) -> None:
     for stub in _stubs(ex):
-        assert ex.check(stub) is False
+        assert ex.evaluate(stub).passed is False
+        assert ex.check(stub) is None
         assert "Not attempted yet" in capsys.readouterr().out
         with pytest.raises(AssertionError, match="Not attempted yet"):
             ex.grade(stub)
@@ -124,7 +127,8 @@ def test_exception_in_learner_function_is_reported(
     def broken(*args):
         return 1 / 0
 
-    assert ex.check(broken) is False
+    assert ex.evaluate(broken).passed is False
+    assert ex.check(broken) is None
     assert "raised ZeroDivisionError: division by zero" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="ZeroDivisionError"):
         ex.grade(broken)
@@ -136,9 +140,11 @@ def test_function_feedback_names_the_failing_input(capsys: pytest.CaptureFixture
     def forgot_return(text):
         {c: text.count(c) / len(text) for c in text}
 
-    assert nb00.q2.check(forgot_return) is False
+    assert nb00.q2.evaluate(forgot_return).passed is False
+    assert nb00.q2.check(forgot_return) is None
     assert "did you forget `return`" in capsys.readouterr().out
-    assert nb00.q2.check(42) is False
+    assert nb00.q2.evaluate(42).passed is False
+    assert nb00.q2.check(42) is None
     assert "expected a function, got int" in capsys.readouterr().out
 
     def counts(text):
@@ -243,7 +249,8 @@ def test_exercises_import_headless_without_ipython() -> None:
         "import sys; sys.modules['IPython'] = None\n"
         "from labkit.exercises import nb00 as ex\n"
         "def char_frequencies(text): ...\n"
-        "assert ex.q2.check(char_frequencies) is False\n"
+        "assert ex.q2.evaluate(char_frequencies).passed is False\n"
+        "assert ex.q2.check(char_frequencies) is None\n"
         "ex.q2.solution()\n"
         "assert 'torch' not in sys.modules\n"
     )

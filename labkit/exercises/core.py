@@ -7,7 +7,7 @@ Two kinds of exercise:
 - :class:`FunctionExercise`: the learner writes a function; it is called on a few fixed edge
   cases and on FRESH random inputs (a new seed every check) and compared with the reference.
 
-``check`` is for learners: it shows "Correct!" or what went wrong and returns ``True``/``False``;
+``check`` is for learners: it shows "Correct!" or what went wrong (``evaluate`` returns the verdict);
 it never raises for a wrong answer, nor for an exception inside the learner's function (that is
 reported). ``grade`` is the strict form for autograders: it raises ``AssertionError`` with the
 same message unless the answer is correct. A stub (``answer = ...``, or a function whose body is
@@ -223,11 +223,14 @@ class Exercise:
         """Judge ``answer``; never raises for a wrong answer."""
         raise NotImplementedError
 
-    def check(self, answer: Any, seed: int | None = None) -> bool:
-        """Show whether ``answer`` is correct (and why not); return ``True``/``False``."""
+    def check(self, answer: Any, seed: int | None = None) -> None:
+        """Show whether ``answer`` is correct, and why not.
+
+        Returns nothing, so a check cell shows only the message; ``evaluate(answer).passed``
+        gives the verdict as a bool.
+        """
         feedback = self.evaluate(answer, seed=seed)
         _show(str(feedback), html=feedback.to_html())
-        return feedback.passed
 
     def grade(self, answer: Any, seed: int | None = None) -> None:
         """Strict check for autograding: raise ``AssertionError`` unless ``answer`` is correct."""
