@@ -1,0 +1,710 @@
+"""The training loop every notebook uses: batches → loss → gradients → optimiser step, with the
+learning-rate schedule, gradient clipping, validation, early stopping and checkpoints around it.
+
+One step, for a batch ``(x, y)`` and parameters ``θ``:
+
+    loss = model(x, y)[1]                       (mean cross-entropy, see ``labkit.nn``)
+    g = ∇_θ loss                                (backpropagation)
+    g ← g · min(1, c / ‖g‖)                     (clipping, if ``grad_clip = c``; ‖g‖ over all θ)
+    θ ← optimiser(θ, g, lr_t)                   (lr_t from the schedule)
+
+The optimisers (``lr`` = η, ``betas`` = (β₁, β₂), ``weight_decay`` = λ):
+
+- SGD with momentum μ:  v ← μ·v + g + λθ;  θ ← θ − η·v
+- Adam:   m ← β₁m + (1−β₁)g;  s ← β₂s + (1−β₂)g²;  m̂ = m/(1−β₁ᵗ);  ŝ = s/(1−β₂ᵗ);
+          θ ← θ − η·m̂/(√ŝ + ε)              (Adam's λ adds λθ to g: an L2 penalty)
+- AdamW:  the same, but weight decay is *decoupled*: θ ← θ − η·(m̂/(√ŝ + ε) + λθ)
+          (Loshchilov & Hutter 2019). Decay applies to weight matrices and embeddings (tensors
+          with ≥ 2 dimensions), not to biases or normalisation gains.
+
+On CUDA the fused Adam/AdamW/SGD kernels are used (``fused=True``), elsewhere the ``foreach``
+versions; both compute the formulas above.
+
+Reproducible: the batches come from a ``torch.Generator`` seeded with ``config.seed``, the global
+torch RNG (dropout) is seeded with it at step 0, and both generators' states are saved in every
+checkpoint, so a resumed run continues with exactly the loss curve of an unbroken one (on CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from labkit import checkpoint
+from labkit.device import as_device, autocast
+
+__all__ = [
+    "Callback",
+    "HISTORY_COLUMNS",
+    "TrainConfig",
+    "Trainer",
+    "learning_rate",
+    "make_optimizer",
+]
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine")
+HISTORY_COLUMNS = ["step", "lr", "train_loss", "val_loss", "grad_norm", "tokens_seen", "elapsed"]
+_EVAL_SEED_OFFSET = 1_000_003  # validation batches use their own, fixed generator
+
+Batch = tuple[Any, torch.Tensor]
+BatchFn = Callable[[str, torch.Generator], Batch]
+
+
+# ---------------------------------------------------------------------------------------- config
+
+
+def _bad(field: str, expected: str, value: Any) -> ValueError:
+    return ValueError(f"TrainConfig.{field} must be {expected}; got {value!r}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Every field is checked when the config is made.
+
+    - ``max_steps``: optimiser updates in the whole run (the schedule ends here).
+    - ``batch_size``, ``block_size``: sequences per batch, tokens per sequence.
+    - ``optimizer``: ``"sgd"``, ``"adam"`` or ``"adamw"``; ``lr``, ``weight_decay``, ``betas``,
+      ``eps`` (Adam/AdamW), ``momentum`` (SGD).
+    - ``schedule``: ``"constant"`` or ``"cosine"``, after ``warmup_steps`` of linear warm-up;
+      cosine decays to ``min_lr`` at ``max_steps`` (see :func:`learning_rate`).
+    - ``grad_clip``: ``None`` or the largest allowed total gradient norm.
+    - ``eval_every``: validate every this many steps (and at ``max_steps``) on ``eval_batches``
+      fixed batches; ``early_stopping_patience``: stop after this many validations without a new
+      best (``None``: never stop early).
+    - ``seed``: seeds the batch order and dropout.
+    - ``out_dir``: where ``best/`` (lowest validation loss) and ``last/`` checkpoints go
+      (``None``: nowhere); ``checkpoint_every``: also save ``last/`` every this many steps.
+    - ``log_every``: copy the loss to the host every this many steps (the history still has
+      every step; on a GPU a value like 10 lets the CPU queue work ahead).
+    - ``progress``: show a tqdm progress bar; ``amp``: bf16 autocast on CUDA (no effect elsewhere).
+    """
+
+    max_steps: int = 1000
+    batch_size: int = 32
+    block_size: int = 64
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    momentum: float = 0.0
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    min_lr: float = 0.0
+    grad_clip: float | None = None
+    eval_every: int = 100
+    eval_batches: int = 20
+    early_stopping_patience: int | None = None
+    seed: int = 0
+    out_dir: str | None = None
+    checkpoint_every: int | None = None
+    log_every: int = 1
+    progress: bool = True
+    amp: bool = True
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_steps",
+            "batch_size",
+            "block_size",
+            "eval_every",
+            "eval_batches",
+            "log_every",
+        ):
+            v = getattr(self, name)
+            if not _is_int(v) or v < 1:
+                raise _bad(name, "an int >= 1", v)
+        for name in ("early_stopping_patience", "checkpoint_every"):
+            v = getattr(self, name)
+            if v is not None and (not _is_int(v) or v < 1):
+                raise _bad(name, "None or an int >= 1", v)
+        if not _is_int(self.warmup_steps) or not 0 <= self.warmup_steps <= self.max_steps:
+            raise _bad(
+                "warmup_steps", f"an int in [0, max_steps={self.max_steps}]", self.warmup_steps
+            )
+        if not _is_int(self.seed) or not 0 <= self.seed < 2**63:
+            raise _bad("seed", "an int in [0, 2**63)", self.seed)
+        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
+            raise _bad("optimizer", f"one of {OPTIMIZERS}", self.optimizer)
+        self.optimizer = self.optimizer.lower()
+        if not isinstance(self.schedule, str) or self.schedule.lower() not in SCHEDULES:
+            raise _bad("schedule", f"one of {SCHEDULES}", self.schedule)
+        self.schedule = self.schedule.lower()
+        for name in ("lr", "weight_decay", "momentum", "min_lr"):
+            v = getattr(self, name)
+            if not _is_num(v) or v < 0:
+                raise _bad(name, "a finite number >= 0", v)
+        if self.min_lr > self.lr:
+            raise _bad("min_lr", f"<= lr ({self.lr})", self.min_lr)
+        if not _is_num(self.eps) or self.eps <= 0:
+            raise _bad("eps", "a finite number > 0", self.eps)
+        if self.grad_clip is not None and (not _is_num(self.grad_clip) or self.grad_clip <= 0):
+            raise _bad("grad_clip", "None or a number > 0", self.grad_clip)
+        betas = self.betas
+        if (
+            not isinstance(betas, Sequence)
+            or len(betas) != 2
+            or not all(_is_num(b) and 0 <= b < 1 for b in betas)
+        ):
+            raise _bad("betas", "two numbers in [0, 1), e.g. (0.9, 0.999)", betas)
+        self.betas = (float(betas[0]), float(betas[1]))
+        if self.out_dir is not None:
+            if not isinstance(self.out_dir, str | os.PathLike):
+                raise _bad("out_dir", "None or a folder path", self.out_dir)
+            self.out_dir = os.fspath(self.out_dir)
+        for name in ("progress", "amp"):
+            if not isinstance(getattr(self, name), bool):
+                raise _bad(name, "True or False", getattr(self, name))
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """The learning rate of update number ``step`` (1, 2, …, ``max_steps``).
+
+    With ``W = warmup_steps``, ``T = max_steps``, ``η = lr``:
+
+    - warm-up, ``step < W``:     ``η · step / W``   (linear from 0; update ``W`` uses η)
+    - ``"constant"`` afterwards: ``η``
+    - ``"cosine"`` afterwards:   ``min_lr + ½ (η − min_lr) (1 + cos(π · (step − W) / (T − W)))``,
+      from η at ``step = W`` down to ``min_lr`` at ``step = T``.
+    """
+    c = config
+    if step < c.warmup_steps:
+        return c.lr * step / c.warmup_steps
+    if c.schedule == "constant" or c.max_steps == c.warmup_steps:
+        return c.lr
+    progress = min(1.0, (step - c.warmup_steps) / (c.max_steps - c.warmup_steps))
+    return c.min_lr + 0.5 * (c.lr - c.min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+def make_optimizer(
+    model: nn.Module, config: TrainConfig, device: str | torch.device | None = None
+) -> torch.optim.Optimizer:
+    """The optimiser ``config.optimizer`` names, for ``model``'s trainable parameters.
+
+    Weight decay goes to tensors with ≥ 2 dimensions (matrices, embeddings) only. Fused kernels
+    on CUDA, ``foreach`` kernels elsewhere.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters")
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [
+        {"params": ps, "weight_decay": wd}
+        for ps, wd in ((decay, config.weight_decay), (no_decay, 0.0))
+        if ps
+    ]
+    kernel = _kernel_flags(as_device(device) if device is not None else params[0].device)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, **kernel)
+    cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
+    return cls(groups, lr=config.lr, betas=config.betas, eps=config.eps, **kernel)
+
+
+def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    """‖g‖ = √(Σ over all tensors of Σ g²): the norm that clipping compares with ``grad_clip``."""
+    if not grads:
+        return torch.zeros(())
+    norms = (
+        torch._foreach_norm(grads) if hasattr(torch, "_foreach_norm") else [g.norm() for g in grads]
+    )
+    return torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
+
+
+def _kernel_flags(device: torch.device) -> dict[str, bool]:
+    return {"fused": True} if device.type == "cuda" else {"foreach": True}
+
+
+# ------------------------------------------------------------------------------------- callbacks
+
+
+class Callback:
+    """Hooks into :meth:`Trainer.fit`; override any of them (or pass any object that has some).
+
+    - ``on_step(trainer, row)``: after each step, with that step's history row (a dict).
+    - ``on_eval(trainer, row)``: after each validation; ``row["val_loss"]`` is filled in.
+    - ``on_fit_end(trainer)``: when ``fit`` returns (not when it raises).
+
+    Set ``trainer.should_stop = True`` in a hook to end ``fit`` after the current step. A live
+    plot in a notebook, for instance, appends ``row`` to a plotly ``FigureWidget`` in ``on_eval``.
+    """
+
+    def on_step(self, trainer: Trainer, row: dict[str, float]) -> None:  # noqa: B027
+        pass
+
+    def on_eval(self, trainer: Trainer, row: dict[str, float]) -> None:  # noqa: B027
+        pass
+
+    def on_fit_end(self, trainer: Trainer) -> None:  # noqa: B027
+        pass
+
+
+_HOOKS = ("on_step", "on_eval", "on_fit_end")
+
+
+# --------------------------------------------------------------------------------------- trainer
+
+
+def _token_stream(name: str, data: Any) -> torch.Tensor | None:
+    if data is None:
+        return None
+    if not isinstance(data, torch.Tensor):
+        try:
+            data = torch.as_tensor(data)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(
+                f"{name} must be a 1-D tensor of token ids, got {type(data).__name__}"
+            ) from None
+    if data.is_floating_point() or data.is_complex() or data.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer token ids, got dtype {data.dtype}")
+    if data.dim() != 1:
+        raise ValueError(f"{name} must be 1-D (one token stream), got shape {tuple(data.shape)}")
+    return data.long()
+
+
+def _to(batch_part: Any, device: torch.device) -> Any:
+    if isinstance(batch_part, torch.Tensor):
+        return batch_part.to(device, non_blocking=True)
+    if isinstance(batch_part, tuple | list):
+        return type(batch_part)(_to(b, device) for b in batch_part)
+    return batch_part
+
+
+class Trainer:
+    """Trains ``model`` (``model(x, y) -> (logits, loss)``) on token streams or custom batches.
+
+    - ``train_data``, ``val_data``: 1-D LongTensors of token ids; batches are random windows of
+      ``block_size`` tokens (``y`` = ``x`` shifted by one). ``val_data`` may be ``None``
+      (no validation, no best checkpoint, no early stopping).
+    - ``batch_fn(split, generator) -> (x, y)`` replaces the windows for other tasks (``split`` is
+      ``"train"`` or ``"val"``); draw all randomness from ``generator`` so runs and resumes
+      repeat exactly. ``x`` may be a tuple: the model is then called as ``model(*x, y)``.
+    - ``device``: where to train (default: ``labkit.device.best()``); model and data move there.
+    - ``callbacks``: :class:`Callback` objects (live plots, custom stopping).
+
+    ``fit()`` returns the history (a DataFrame, one row per step); ``evaluate()`` the mean loss
+    on fixed validation batches; ``save(path)`` / ``Trainer.resume(path, ...)`` checkpoint and
+    continue.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train_data: torch.Tensor | None = None,
+        val_data: torch.Tensor | None = None,
+        config: TrainConfig | None = None,
+        device: str | torch.device | None = None,
+        batch_fn: BatchFn | None = None,
+        callbacks: Iterable[Any] = (),
+    ) -> None:
+        config = TrainConfig() if config is None else config
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if batch_fn is not None and not callable(batch_fn):
+            raise TypeError(
+                f"batch_fn must be callable (split, generator) -> (x, y), got {batch_fn!r}"
+            )
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not any(callable(getattr(cb, h, None)) for h in _HOOKS):
+                raise TypeError(f"callback {cb!r} has none of the methods {_HOOKS}")
+        self.config = config
+        self.device = as_device(device)
+        self.batch_fn = batch_fn
+        self.train_data = _token_stream("train_data", train_data)
+        self.val_data = _token_stream("val_data", val_data)
+        if batch_fn is None:
+            if self.train_data is None:
+                raise ValueError(
+                    "train_data is required (a 1-D tensor of token ids) unless batch_fn is given"
+                )
+            for name, data in (("train_data", self.train_data), ("val_data", self.val_data)):
+                if data is not None and config.block_size >= len(data):
+                    raise ValueError(
+                        f"TrainConfig.block_size must be < len({name}) = {len(data)} (a window "
+                        f"plus its next token must fit); got {config.block_size}"
+                    )
+            self.train_data = self.train_data.to(self.device)
+            if self.val_data is not None:
+                self.val_data = self.val_data.to(self.device)
+        if config.out_dir is not None and not dataclasses.is_dataclass(
+            getattr(model, "config", None)
+        ):
+            raise ValueError(
+                "TrainConfig.out_dir needs a model with a dataclass .config (to save checkpoints); "
+                f"{type(model).__name__} has none"
+            )
+        self.model = model.to(self.device)
+        self.optimizer = make_optimizer(self.model, config, self.device)
+        self.batch_generator = torch.Generator().manual_seed(config.seed)
+        self.step = 0
+        self.tokens_seen = 0
+        self.elapsed = 0.0
+        self.best_val_loss = math.inf
+        self.evals_since_best = 0
+        self.stopped_early = False
+        self.should_stop = False
+        self._rows: list[dict[str, float]] = []
+        self._pending: list[tuple[int, float, torch.Tensor, torch.Tensor, int, float]] = []
+        self._resumed = False
+        self._in_update = False
+        self._snapshot: tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
+        self._clock: float | None = None
+
+    # ----------------------------------------------------------------------------- batches, loss
+
+    @property
+    def has_val(self) -> bool:
+        return self.val_data is not None or self.batch_fn is not None
+
+    def get_batch(self, split: str, generator: torch.Generator) -> Batch:
+        """One ``(x, y)`` batch of ``split`` ("train" or "val") on the trainer's device."""
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        if self.batch_fn is not None:
+            batch = self.batch_fn(split, generator)
+            if not isinstance(batch, tuple | list) or len(batch) != 2:
+                raise TypeError(f"batch_fn must return a pair (x, y), got {type(batch).__name__}")
+            return _to(batch[0], self.device), _to(batch[1], self.device)
+        from labkit.data import get_batch
+
+        data = self.train_data if split == "train" else self.val_data
+        if data is None:
+            raise ValueError(f"no {split} data: pass {split}_data to the Trainer")
+        c = self.config
+        return get_batch(data, c.block_size, c.batch_size, generator=generator)
+
+    def _loss(self, x: Any, y: torch.Tensor) -> torch.Tensor:
+        ctx = autocast(self.device) if self.config.amp else contextlib.nullcontext()
+        with ctx:
+            out = self.model(*x, y) if isinstance(x, tuple | list) else self.model(x, y)
+        loss = out[1] if isinstance(out, tuple | list) else None
+        if not isinstance(loss, torch.Tensor):
+            raise TypeError(
+                "model(x, targets) must return (logits, loss) with loss a tensor; got "
+                f"{type(out).__name__}{'' if loss is None else ' with loss ' + type(loss).__name__}"
+            )
+        return loss
+
+    @torch.no_grad()
+    def evaluate(self, splits: Sequence[str] = ("val",)) -> dict[str, float]:
+        """Mean loss on ``eval_batches`` fixed batches of each split (the same batches every call)."""
+        if isinstance(splits, str):
+            splits = (splits,)
+        was_training = self.model.training
+        self.model.eval()
+        out = {}
+        try:
+            for split in splits:
+                g = torch.Generator().manual_seed(self.config.seed + _EVAL_SEED_OFFSET)
+                total = torch.zeros((), device=self.device)
+                for _ in range(self.config.eval_batches):
+                    x, y = self.get_batch(split, g)
+                    total += self._loss(x, y).float()
+                out[split] = total.item() / self.config.eval_batches
+        finally:
+            self.model.train(was_training)
+        return out
+
+    # ------------------------------------------------------------------------------------ a step
+
+    def _rng_state(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        cuda = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
+        return self.batch_generator.get_state(), torch.get_rng_state(), cuda
+
+    def _set_rng_state(
+        self, batch: torch.Tensor, cpu: torch.Tensor, cuda: torch.Tensor | None
+    ) -> None:
+        self.batch_generator.set_state(batch)
+        torch.set_rng_state(cpu)
+        if cuda is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(cuda, self.device)
+
+    def _train_step(self) -> None:
+        c = self.config
+        self._snapshot = (self.step, *self._rng_state())
+        self._in_update = True
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        x, y = self.get_batch("train", self.batch_generator)
+        lr = learning_rate(self.step + 1, c)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss = self._loss(x, y)
+        loss.backward()
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if c.grad_clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(params, c.grad_clip)  # returns the norm before
+        else:
+            norm = _total_norm([p.grad for p in params])
+        self.optimizer.step()
+        now = time.perf_counter() - self._clock if self._clock is not None else self.elapsed
+        record = (
+            self.step + 1,
+            lr,
+            loss.detach(),
+            norm.detach(),
+            self.tokens_seen + y.numel(),
+            now,
+        )
+        self._pending.append(record)
+        self._commit(record)
+
+    def _commit(self, record: tuple) -> None:
+        self.step, self.tokens_seen, self.elapsed = record[0], record[4], record[5]
+        self._in_update = False
+
+    def _recover_interrupted_step(self) -> None:
+        """After an interrupt mid-step: finish the step if the update was applied, else undo it."""
+        if not self._in_update:
+            return
+        assert self._snapshot is not None
+        start, *rng = self._snapshot
+        if self._pending and self._pending[-1][0] == start + 1:  # the update was applied
+            self._commit(self._pending[-1])
+        else:  # it was not: put the random generators back so the step repeats identically
+            self._set_rng_state(*rng)
+            self.optimizer.zero_grad(set_to_none=True)
+            self._in_update = False
+
+    def _flush(self) -> list[dict[str, float]]:
+        """Copy pending losses to the host (one sync) and append them to the history."""
+        if not self._pending:
+            return []
+        values = torch.stack(
+            [torch.stack([loss.float(), norm.float()]) for _, _, loss, norm, _, _ in self._pending]
+        ).tolist()
+        rows = []
+        for (step, lr, *_, tokens, elapsed), (loss, norm) in zip(
+            self._pending, values, strict=True
+        ):
+            if not math.isfinite(loss):
+                self._pending.clear()
+                raise FloatingPointError(
+                    f"training diverged: loss is {loss} at step {step} (lr={lr:.3g}); "
+                    "try a lower lr or set grad_clip"
+                )
+            rows.append(
+                {
+                    "step": step,
+                    "lr": lr,
+                    "train_loss": loss,
+                    "val_loss": math.nan,
+                    "grad_norm": norm,
+                    "tokens_seen": tokens,
+                    "elapsed": elapsed,
+                }
+            )
+        self._pending.clear()
+        self._rows.extend(rows)
+        return rows
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            fn = getattr(cb, hook, None)
+            if callable(fn):
+                fn(self, *args)
+
+    def _validate(self, row: dict[str, float]) -> None:
+        c = self.config
+        val = self.evaluate(("val",))["val"]
+        row["val_loss"] = val
+        if val < self.best_val_loss:
+            self.best_val_loss = val
+            self.evals_since_best = 0
+            if c.out_dir is not None:
+                checkpoint.save(
+                    Path(c.out_dir) / "best", self.model, extra={"step": self.step, "val_loss": val}
+                )
+        else:
+            self.evals_since_best += 1
+            patience = c.early_stopping_patience
+            if patience is not None and self.evals_since_best >= patience:
+                self.stopped_early = True
+                self.should_stop = True
+
+    # ------------------------------------------------------------------------------------- fit
+
+    def fit(
+        self, steps: int | None = None, resume_from: str | os.PathLike | None = None
+    ) -> pd.DataFrame:
+        """Train until ``max_steps`` (or for at most ``steps`` more steps); returns the history.
+
+        ``resume_from`` first loads a checkpoint saved by :meth:`save` (weights, optimiser, RNG
+        states, step, history). On ``KeyboardInterrupt`` the state of the last finished step is
+        saved to ``out_dir/last`` (if ``out_dir`` is set) before the interrupt is re-raised.
+        """
+        if steps is not None and (not _is_int(steps) or steps < 0):
+            raise ValueError(f"steps must be None or an int >= 0; got {steps!r}")
+        if resume_from is not None:
+            self.load(resume_from)
+        c = self.config
+        target = c.max_steps if steps is None else min(c.max_steps, self.step + steps)
+        if self.step == 0 and not self._resumed:
+            torch.manual_seed(c.seed)  # dropout and anything else on the global RNG
+        self.should_stop = False
+        self._clock = time.perf_counter() - self.elapsed
+        bar = tqdm(
+            total=c.max_steps,
+            initial=self.step,
+            disable=not c.progress,
+            desc="train",
+            unit="step",
+            dynamic_ncols=True,
+        )
+        try:
+            while self.step < target and not self.should_stop:
+                self._train_step()
+                s = self.step
+                eval_now = self.has_val and (s % c.eval_every == 0 or s == c.max_steps)
+                if s % c.log_every == 0 or eval_now or s == target:
+                    rows = self._flush()
+                    if eval_now:
+                        self._validate(rows[-1])
+                    for row in rows:
+                        self._call("on_step", row)
+                    if rows:
+                        bar.update(rows[-1]["step"] - bar.n)
+                        post = {"loss": f"{rows[-1]['train_loss']:.4f}"}
+                        if self.best_val_loss < math.inf:
+                            post["best_val"] = f"{self.best_val_loss:.4f}"
+                        bar.set_postfix(post, refresh=False)
+                    if eval_now:
+                        self._call("on_eval", rows[-1])
+                if c.out_dir is not None and c.checkpoint_every and s % c.checkpoint_every == 0:
+                    self.save(Path(c.out_dir) / "last")
+        except KeyboardInterrupt:
+            self._recover_interrupted_step()
+            with contextlib.suppress(FloatingPointError):
+                self._flush()
+            if c.out_dir is not None:
+                self.save(Path(c.out_dir) / "last")
+            raise
+        finally:
+            bar.close()
+            self._clock = None
+        self._flush()
+        if c.out_dir is not None:
+            self.save(Path(c.out_dir) / "last")
+        self._call("on_fit_end")
+        return self.history
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """One row per step: step, lr, train_loss, val_loss (NaN between validations), grad_norm,
+        tokens_seen, elapsed (seconds)."""
+        return pd.DataFrame(self._rows, columns=HISTORY_COLUMNS)
+
+    # ------------------------------------------------------------------------------- checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything besides weights and optimiser that a resumed run needs (plain types)."""
+        batch_rng, cpu_rng, cuda_rng = self._rng_state()
+        return {
+            "kind": "labkit.train.Trainer",
+            "step": self.step,
+            "tokens_seen": self.tokens_seen,
+            "elapsed": self.elapsed,
+            "best_val_loss": self.best_val_loss,
+            "evals_since_best": self.evals_since_best,
+            "stopped_early": self.stopped_early,
+            "batch_rng": batch_rng,
+            "torch_rng": cpu_rng,
+            "cuda_rng": cuda_rng,
+            "train_config": dataclasses.asdict(self.config),
+            "history": {col: [row[col] for row in self._rows] for col in HISTORY_COLUMNS},
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a checkpoint (weights, config, optimiser, RNG states, history) to folder ``path``."""
+        if self._pending:
+            self._flush()
+        return checkpoint.save(path, self.model, optimizer=self.optimizer, extra=self.state_dict())
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Restore weights, optimiser, RNG states, step and history from :meth:`save`'s folder."""
+        state = checkpoint.load_trainer_state(path)
+        if state.get("kind") != "labkit.train.Trainer" or "optimizer" not in state:
+            raise ValueError(
+                f"checkpoint {os.fspath(path)!r} holds no trainer state (saved by Trainer.save?)"
+            )
+        checkpoint.load_weights(path, self.model)
+        opt_state = state["optimizer"]
+        current = self.optimizer.state_dict()["param_groups"]
+        if len(opt_state["param_groups"]) != len(current):
+            raise ValueError(
+                f"checkpoint {os.fspath(path)!r}: optimiser has {len(opt_state['param_groups'])} "
+                f"parameter groups, this trainer's has {len(current)}"
+            )
+        for saved, now in zip(opt_state["param_groups"], current, strict=True):
+            for flag in ("fused", "foreach"):  # kernels follow this machine, not the saving one
+                saved[flag] = now.get(flag)
+        try:
+            self.optimizer.load_state_dict(opt_state)
+        except ValueError as err:
+            raise ValueError(
+                f"checkpoint {os.fspath(path)!r}: optimiser state does not fit: {err}"
+            ) from None
+        cuda = state.get("cuda_rng") if self.device.type == "cuda" else None
+        self._set_rng_state(state["batch_rng"], state["torch_rng"], cuda)
+        self.step = int(state["step"])
+        self.tokens_seen = int(state["tokens_seen"])
+        self.elapsed = float(state["elapsed"])
+        self.best_val_loss = float(state["best_val_loss"])
+        self.evals_since_best = int(state["evals_since_best"])
+        self.stopped_early = bool(state["stopped_early"])
+        hist = state["history"]
+        self._rows = [
+            dict(zip(HISTORY_COLUMNS, vals, strict=True))
+            for vals in zip(*(hist[col] for col in HISTORY_COLUMNS), strict=True)
+        ]
+        self._pending.clear()
+        self._resumed = True
+
+    @classmethod
+    def resume(
+        cls,
+        path: str | os.PathLike,
+        train_data: torch.Tensor | None = None,
+        val_data: torch.Tensor | None = None,
+        model: nn.Module | None = None,
+        config: TrainConfig | None = None,
+        device: str | torch.device | None = None,
+        batch_fn: BatchFn | None = None,
+        callbacks: Iterable[Any] = (),
+    ) -> Trainer:
+        """A new Trainer continuing the run saved in ``path`` (e.g. ``out_dir/last``).
+
+        ``model`` defaults to the one rebuilt from the checkpoint; ``config`` to the saved
+        TrainConfig (pass one to change e.g. ``max_steps``).
+        """
+        if config is None:
+            config = TrainConfig(**checkpoint.load_trainer_state(path)["train_config"])
+        if model is None:
+            model = checkpoint.load(path, device="cpu")
+        trainer = cls(model, train_data, val_data, config, device, batch_fn, callbacks)
+        trainer.load(path)
+        return trainer
