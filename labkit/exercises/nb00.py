@@ -1,6 +1,6 @@
 """Exercises for notebook 00 (setup & tour): ``from labkit.exercises import nb00 as ex``.
 
-- ``q1`` (value): the number of distinct characters in the default corpus
+- ``q1`` (value): the fraction of the default corpus's characters that are letters
   (``text = data.load_text()`` is defined earlier in the notebook).
 - ``q2`` (function): ``char_frequencies(text)`` — each character's relative frequency.
 
@@ -25,16 +25,17 @@ def _corpus() -> dict[str, Any]:
 q1 = ValueExercise(
     name="q1",
     answer_name="answer",
-    solution_code="answer = len(set(text))\n",
+    solution_code="answer = sum(c.isalpha() for c in text) / len(text)\n",
     given=_corpus,
     hint_text=(
-        "A string is a sequence of characters, and `len(text)` counts every one of them, repeats "
-        "included. Which built-in collection keeps just one copy of each element it is given? "
-        "Build one from `text` and count what is left."
+        "Go through `text` one character at a time and count those for which `c.isalpha()` is "
+        "True (`sum` over a generator of booleans counts the Trues). A fraction is a count "
+        "divided by how many there are in all."
     ),
     wrong_answers=[
-        "answer = len(text)\n",
-        "answer = len(set(text.split()))\n",
+        "answer = sum(c.isalpha() for c in text)\n",  # a count, not a fraction
+        "answer = sum(c.isalnum() for c in text) / len(text)\n",  # digits are not letters
+        "answer = sum(c.isupper() for c in text) / len(text)\n",  # capitals only
     ],
 )
 
