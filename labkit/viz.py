@@ -335,8 +335,9 @@ def tokens_html(rows: Mapping[str, Sequence[str]]) -> str:
     """Colour-coded tokens as an HTML table: one row per tokenizer, one coloured box per token.
 
     ``rows`` maps a name (``"BPE"``) to its list of token strings, e.g. the result of
-    ``widgets.tokenize_all``. Whitespace is made visible (``token_label``) and every token is
-    HTML-escaped. Show the result with ``IPython.display.HTML(...)``.
+    ``widgets.tokenize_all``. Whitespace is made visible (``token_label``), every token is
+    HTML-escaped, and ``<unk>`` tokens are drawn in red. Show the result with
+    ``IPython.display.HTML(...)``.
     """
     import html
 
@@ -355,6 +356,8 @@ def tokens_html(rows: Mapping[str, Sequence[str]]) -> str:
                     f"rows[{name!r}][{i}] must be a str; got {type(token).__name__} ({token!r})"
                 )
             colour = _TOKEN_COLOURS[i % len(_TOKEN_COLOURS)]
+            if token == "<unk>":  # an unknown word or character: the tokenizer gave up here
+                colour = "#ffb3b3; outline:1px solid #cf222e"
             boxes.append(
                 f'<span title="token {i}" style="background:{colour}; border-radius:3px; '
                 f'padding:1px 2px; margin:1px; display:inline-block; font-family:monospace; '
@@ -491,3 +494,365 @@ def vocab_tradeoff(
 
 
 __all__ += ["rank_frequency", "token_label", "tokens_html", "vocab_tradeoff"]
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 08 (the Transformer block and GPT): curves against a shared x axis
+# --------------------------------------------------------------------------------------------
+
+
+def line_chart(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    *,
+    points: Mapping[str, tuple[float, float]] | None = None,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    log_x: bool = False,
+    log_y: bool = False,
+    markers: bool | None = None,
+) -> go.Figure:
+    """One line per entry of ``series`` ``{name: y values}``, all against the same ``x``.
+
+    For functions (GELU vs ReLU), profiles (a gradient norm per layer) or scaling curves.
+    ``points`` ``{name: (x, y)}`` adds labelled single points (e.g. named model sizes).
+    ``log_x``/``log_y`` switch an axis to a log scale (its values must then be > 0).
+    ``markers`` draws a dot at each value (default: only when there are at most 30 x values).
+    """
+    xs = _as_numbers("x", x)
+    if len(xs) == 0:
+        raise ValueError("x must not be empty")
+    if not isinstance(series, Mapping) or not series:
+        raise TypeError(
+            f"series must be a non-empty dict {{name: y values}}; got {type(series).__name__}"
+        )
+    for name, flag in (("log_x", log_x), ("log_y", log_y)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False; got {flag!r}")
+    if log_x and not np.all(xs > 0):
+        raise ValueError("x must be > 0 everywhere when log_x=True")
+    show_markers = len(xs) <= 30 if markers is None else markers
+    fig = go.Figure()
+    for name, values in series.items():
+        ys = _as_numbers(f"series[{name!r}]", values)
+        if len(ys) != len(xs):
+            raise ValueError(
+                f"series[{name!r}] must have one value per x ({len(xs)}); got {len(ys)}"
+            )
+        if log_y and not np.all(ys[np.isfinite(ys)] > 0):
+            raise ValueError(f"series[{name!r}] must be > 0 everywhere when log_y=True")
+        fig.add_trace(
+            go.Scatter(x=xs, y=ys, mode="lines+markers" if show_markers else "lines", name=str(name))
+        )
+    for name, point in (points or {}).items():
+        if len(point) != 2:
+            raise ValueError(f"points[{name!r}] must be (x, y); got {point!r}")
+        px, py = (float(v) for v in point)
+        fig.add_trace(
+            go.Scatter(
+                x=[px],
+                y=[py],
+                mode="markers+text",
+                name=str(name),
+                text=[str(name)],
+                textposition="middle right",
+                marker={"size": 10, "symbol": "diamond", "color": "#444"},
+                showlegend=False,
+            )
+        )
+    _layout(fig, title, xlabel, ylabel)
+    if log_x:
+        fig.update_xaxes(type="log")
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
+    return fig
+
+
+__all__ += ["line_chart"]
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 07 (attention): several heads' weights side by side; curves in small panels
+# --------------------------------------------------------------------------------------------
+
+
+def attention_heads(
+    weights: Any,
+    tokens: Sequence[str],
+    *,
+    title: str = "Attention weights per head",
+    head_names: Sequence[str] | None = None,
+    show_values: bool | None = None,
+) -> go.Figure:
+    """One heatmap per head, side by side: ``weights`` of shape ``(h, T, T)`` (rows = queries,
+    columns = keys, each row sums to 1) for the ``T`` ``tokens``. Colours run from 0 to 1 in
+    every panel, so the heads can be compared."""
+    from plotly.subplots import make_subplots
+
+    if hasattr(weights, "detach"):
+        weights = weights.detach().cpu().numpy()
+    try:
+        w = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"weights must be an array of numbers of shape (h, T, T); got {type(weights).__name__}"
+        ) from err
+    if w.ndim != 3 or w.shape[1] != w.shape[2] or 0 in w.shape:
+        raise ValueError(f"weights must have shape (h, T, T) with h, T >= 1; got {w.shape}")
+    h, T, _ = w.shape
+    if isinstance(tokens, str) or len(tokens) != T:
+        raise ValueError(f"tokens must be a list of T = {T} token strings; got {tokens!r}")
+    names = list(head_names) if head_names is not None else [f"head {i}" for i in range(h)]
+    if len(names) != h:
+        raise ValueError(f"head_names must name each of the {h} heads; got {len(names)} names")
+    labels = [str(t) for t in tokens]
+    show = show_values if show_values is not None else T <= 8
+    fig = make_subplots(rows=1, cols=h, subplot_titles=names, horizontal_spacing=0.04)
+    for i in range(h):
+        trace = go.Heatmap(
+            z=w[i],
+            x=list(range(T)),
+            y=list(range(T)),
+            zmin=0.0,
+            zmax=1.0,
+            colorscale="Blues",
+            showscale=i == h - 1,
+            customdata=[[(labels[r], labels[c]) for c in range(T)] for r in range(T)],
+            hovertemplate=(
+                f"{names[i]}<br>query %{{customdata[0]}}<br>key %{{customdata[1]}}"
+                "<br>weight %{z:.3f}<extra></extra>"
+            ),
+        )
+        if show:
+            trace.update(texttemplate="%{z:.2f}")
+        fig.add_trace(trace, row=1, col=i + 1)
+        fig.update_xaxes(
+            tickmode="array", tickvals=list(range(T)), ticktext=labels, showgrid=False,
+            row=1, col=i + 1,
+        )
+        fig.update_yaxes(
+            tickmode="array", tickvals=list(range(T)), ticktext=labels if i == 0 else [""] * T,
+            autorange="reversed", showgrid=False, row=1, col=i + 1,
+        )
+    fig.update_layout(
+        template=TEMPLATE,
+        font=_FONT,
+        title={"text": title, "x": 0.02, "xanchor": "left"},
+        margin={"l": 70, "r": 30, "t": 90, "b": 60},
+        width=max(520, 300 * h + 120),
+        height=max(360, 300 + 8 * T),
+    )
+    return fig
+
+
+def line_panels(
+    x: Sequence[float],
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    *,
+    title: str = "",
+    xlabel: str = "",
+    log_x: bool = False,
+    log_y: Sequence[str] = (),
+) -> go.Figure:
+    """Small multiples: one panel per entry of ``panels`` ``{panel title: {series: y values}}``,
+    side by side, all against the same ``x``. A series name has the same colour in every panel
+    and one legend entry. ``log_y`` lists the panels whose y axis is logarithmic."""
+    from plotly.subplots import make_subplots
+
+    xs = _as_numbers("x", x)
+    if len(xs) == 0:
+        raise ValueError("x must not be empty")
+    if not isinstance(panels, Mapping) or not panels:
+        raise TypeError("panels must be a non-empty dict {panel title: {series name: y values}}")
+    if not isinstance(log_x, bool):
+        raise TypeError(f"log_x must be True or False; got {log_x!r}")
+    if log_x and not np.all(xs > 0):
+        raise ValueError("x must be > 0 everywhere when log_x=True")
+    unknown = [p for p in log_y if p not in panels]
+    if isinstance(log_y, str) or unknown:
+        raise ValueError(f"log_y must list panel titles out of {list(panels)}; got {log_y!r}")
+    colours = ("#d62728", "#3b6ea8", "#2ca02c", "#9467bd", "#ff7f0e")
+    colour_of: dict[str, str] = {}
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels))
+    for col, (panel, series) in enumerate(panels.items(), start=1):
+        if not isinstance(series, Mapping) or not series:
+            raise TypeError(f"panels[{panel!r}] must be a non-empty dict {{series: y values}}")
+        for name, values in series.items():
+            ys = _as_numbers(f"panels[{panel!r}][{name!r}]", values)
+            if len(ys) != len(xs):
+                raise ValueError(
+                    f"panels[{panel!r}][{name!r}] must have one value per x ({len(xs)}); "
+                    f"got {len(ys)}"
+                )
+            if panel in log_y and not np.all(ys > 0):
+                raise ValueError(f"panels[{panel!r}][{name!r}] must be > 0 (log y axis)")
+            first = name not in colour_of
+            colour = colour_of.setdefault(name, colours[len(colour_of) % len(colours)])
+            fig.add_trace(
+                go.Scatter(
+                    x=xs, y=ys, mode="lines+markers", name=str(name), legendgroup=str(name),
+                    showlegend=first, line={"color": colour, "width": 2},
+                ),
+                row=1, col=col,
+            )
+        fig.update_xaxes(title_text=xlabel, type="log" if log_x else None, row=1, col=col)
+        if panel in log_y:
+            fig.update_yaxes(type="log", exponentformat="power", row=1, col=col)
+    fig.update_layout(
+        template=TEMPLATE,
+        font=_FONT,
+        title={"text": title, "x": 0.02, "xanchor": "left"},
+        margin={"l": 60, "r": 30, "t": 90, "b": 60},
+        width=max(500, 340 * len(panels)),
+        height=400,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.1, "xanchor": "right", "x": 1.0},
+    )
+    return fig
+
+
+__all__ += ["attention_heads", "line_panels"]
+
+
+# --------------------------------------------------------------------------- notebook 03: embeddings
+
+_GROUP_COLOURS = ["#3b6ea8", "#d1495b", "#2e933c", "#edae49", "#7a5195", "#00798c", "#8d6a9f", "#666666"]
+
+
+def embedding_scatter3d(
+    points: pd.DataFrame, *, group: str | None = "group", title: str = "Word vectors (PCA, 3-D)"
+) -> go.Figure:
+    """Words as labelled points in 3-D, one colour per group: drag to rotate, scroll to zoom.
+
+    ``points`` has columns ``word, x, y, z`` (e.g. ``Embeddings.project(words, dims=3)``) and,
+    optionally, a ``group`` column naming each word's group. When ``points.attrs`` holds
+    ``explained_variance_ratio`` (as ``project`` sets it), the axis titles show each
+    component's share of the variance.
+    """
+    if not isinstance(points, pd.DataFrame):
+        raise TypeError(f"points must be a pandas DataFrame; got {type(points).__name__}")
+    missing = [c for c in ("word", "x", "y", "z") if c not in points.columns]
+    if missing:
+        raise ValueError(
+            f"points must have columns word, x, y, z; missing {missing} (columns: {list(points.columns)})"
+        )
+    if points.empty:
+        raise ValueError("points must hold at least one word")
+    if group is not None and group not in points.columns:
+        points = points.assign(**{group: "words"})
+    groups = ["words"] if group is None else list(dict.fromkeys(points[group]))
+    fig = go.Figure()
+    for i, name in enumerate(groups):
+        part = points if group is None else points[points[group] == name]
+        fig.add_trace(
+            go.Scatter3d(
+                x=part["x"], y=part["y"], z=part["z"],
+                mode="markers+text",
+                text=part["word"],
+                textposition="top center",
+                textfont={"size": 12},
+                marker={"size": 5, "color": _GROUP_COLOURS[i % len(_GROUP_COLOURS)], "opacity": 0.9},
+                name=str(name),
+                hovertemplate="%{text}<extra>" + str(name) + "</extra>",
+            )
+        )
+    ratio = points.attrs.get("explained_variance_ratio")
+    names = [
+        f"PC{i + 1} ({ratio[i]:.0%})" if ratio is not None and i < len(ratio) else f"PC{i + 1}"
+        for i in range(3)
+    ]
+    _layout(fig, title, "", "")
+    fig.update_layout(
+        scene={"xaxis_title": names[0], "yaxis_title": names[1], "zaxis_title": names[2]},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        margin={"l": 0, "r": 0, "t": 60, "b": 0},
+        height=600,
+    )
+    return fig
+
+
+def signed_bar(
+    labels: Sequence[Any],
+    values: Sequence[float],
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    positive: str = "",
+    negative: str = "",
+) -> go.Figure:
+    """Horizontal bars that may be negative: positive values in one colour, negative in another.
+
+    For scores with a direction (e.g. how much nearer a word sits to one word list than to
+    another). ``positive``/``negative`` name the two directions in the legend. Bars keep the
+    given order, top to bottom.
+    """
+    if isinstance(labels, str) or not isinstance(labels, Sequence | np.ndarray | pd.Index):
+        raise TypeError(f"labels must be a list or tuple of labels; got {type(labels).__name__}")
+    x = _as_numbers("values", values)
+    if len(labels) != len(x):
+        raise ValueError(
+            f"labels and values must have the same length; got {len(labels)} labels and {len(x)} values"
+        )
+    if len(x) == 0:
+        raise ValueError("labels and values must not be empty")
+    names = [str(label) for label in labels]
+    if len(set(names)) != len(names):
+        raise ValueError(f"labels must be distinct; repeated: {sorted({n for n in names if names.count(n) > 1})}")
+    fig = go.Figure()
+    for sign, colour, name in ((1, "#3b6ea8", positive), (-1, "#d1495b", negative)):
+        keep = [i for i in range(len(x)) if (x[i] >= 0) == (sign > 0)]
+        fig.add_trace(
+            go.Bar(
+                x=x[keep], y=[names[i] for i in keep], orientation="h", marker_color=colour,
+                name=name or ("≥ 0" if sign > 0 else "< 0"),
+                hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+            )
+        )
+    _layout(fig, title, xlabel, ylabel)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names, autorange="reversed")
+    fig.update_layout(
+        barmode="overlay",
+        showlegend=bool(positive or negative),
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        height=max(300, 26 * len(names) + 120),
+    )
+    fig.add_vline(x=0, line_color="#444", line_width=1)
+    return fig
+
+
+__all__ += ["embedding_scatter3d", "signed_bar"]
+
+
+def highlight_curves(
+    curves: Mapping[str, Sequence[float] | pd.Series],
+    highlight: str | None = None,
+    *,
+    title: str = "Loss",
+    xlabel: str = "step",
+    ylabel: str = "loss",
+    log_y: bool = False,
+) -> go.Figure:
+    """Several curves on one plot, one of them (``highlight``) drawn bold, the rest thin and grey.
+
+    ``curves`` is a dict ``{name: values}`` as for :func:`loss_curves` (a Series is plotted
+    against its index). ``highlight=None`` draws every curve in its own colour.
+    """
+    if not isinstance(curves, Mapping):
+        raise TypeError(f"curves must be a dict {{name: values}}; got {type(curves).__name__}")
+    if highlight is not None and highlight not in curves:
+        raise ValueError(f"highlight must be one of {list(curves)} or None; got {highlight!r}")
+    fig = loss_curves(dict(curves), title=title, xlabel=xlabel, ylabel=ylabel, log_y=log_y)
+    if highlight is not None:
+        for trace in fig.data:
+            if trace.name == highlight:
+                trace.update(line={"width": 4, "color": "#d62728"}, opacity=1.0)
+            else:
+                trace.update(line={"width": 1.5, "color": "#9e9e9e"}, opacity=0.6)
+        fig.data = [t for t in fig.data if t.name != highlight] + [
+            t for t in fig.data if t.name == highlight
+        ]  # the highlighted curve on top
+    return fig
+
+
+__all__ += ["highlight_curves"]

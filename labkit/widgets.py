@@ -191,3 +191,326 @@ def tokenizer_explorer(
 
 
 __all__ += ["tokenize_all", "tokenizer_explorer"]
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 08 (the Transformer block and GPT): where a GPT's parameters and FLOPs go
+# --------------------------------------------------------------------------------------------
+
+
+def gpt_size_parts(
+    n_layer: int, n_embd: int, vocab_size: int = 50257, block_size: int = 1024
+) -> dict[str, dict[str, int]]:
+    """The plain function behind ``gpt_size_explorer``: a GPT's parameters and training FLOPs
+    per token, split by part (learned positions, biases, LM head tied to the embedding).
+
+    With L = n_layer, d = n_embd, V = vocab_size, T = block_size:
+
+    - parameters: token embedding ``V·d``, positions ``T·d``, attention ``L·(4d² + 4d)``,
+      MLP ``L·(8d² + 5d)``, LayerNorms ``L·4d + 2d``; they add up to
+      ``GPTConfig.param_count()``;
+    - training FLOPs per token: ``6·N_blocks`` (every parameter of the blocks and final
+      LayerNorm), ``6·V·d`` (the LM head), ``12·L·d·T`` (attention scores and their
+      weighted sum); they add up to ``GPTConfig.flops_per_token()``.
+    """
+    from labkit.gpt import GPTConfig
+
+    n_head = 1  # the head count changes neither the parameters nor the FLOPs
+    config = GPTConfig(
+        vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd
+    )
+    L, d, V, T = n_layer, n_embd, vocab_size, block_size
+    params = {
+        "token embedding V·d": V * d,
+        "positions T·d": T * d,
+        "attention L·(4d²+4d)": L * (4 * d * d + 4 * d),
+        "MLP L·(8d²+5d)": L * (8 * d * d + 5 * d),
+        "LayerNorms L·4d+2d": L * 4 * d + 2 * d,
+    }
+    flops = {
+        "blocks 6·N_blocks": 6 * config.param_count(non_embedding=True),
+        "LM head 6·V·d": 6 * V * d,
+        "attention 12·L·d·T": 12 * L * d * T,
+    }
+    return {"parameters": params, "training FLOPs per token": flops}
+
+
+def _si(n: float) -> str:
+    """1234567 -> '1.23 M' (k, M, G, T)."""
+    for size, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.3g}"
+
+
+def gpt_size_figure(
+    n_layer: int, n_embd: int, vocab_size: int = 50257, block_size: int = 1024
+) -> go.Figure:
+    """Two bar charts from ``gpt_size_parts``: where the parameters go (left) and where the
+    training FLOPs per token go (right); the title gives both totals."""
+    from plotly.subplots import make_subplots
+
+    parts = gpt_size_parts(n_layer, n_embd, vocab_size, block_size)
+    params, flops = parts["parameters"], parts["training FLOPs per token"]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("parameters", "training FLOPs per token"),
+        horizontal_spacing=0.28,
+    )
+    for col, values, colour in ((1, params, "#3b6ea8"), (2, flops, "#d9822b")):
+        names = list(values)[::-1]  # first part on top
+        fig.add_trace(
+            go.Bar(
+                x=[values[k] for k in names],
+                y=names,
+                orientation="h",
+                marker_color=colour,
+                text=[_si(values[k]) for k in names],
+                textposition="outside",
+                cliponaxis=False,
+                showlegend=False,
+                hovertemplate="%{y}: %{x:,}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+    title = (
+        f"L = {n_layer}, d = {n_embd}, V = {vocab_size:,}, T = {block_size:,}: "
+        f"{_si(sum(params.values()))} parameters, {_si(sum(flops.values()))} FLOPs per token (training)"
+    )
+    viz._layout(fig, title, "", "")
+    fig.update_layout(height=360, margin={"l": 170, "r": 50, "t": 90, "b": 40})
+    fig.update_yaxes(ticksuffix="  ")
+    for col, values in ((1, params), (2, flops)):  # room for the numbers beside the bars
+        fig.update_xaxes(range=[0, 1.3 * max(values.values())], row=1, col=col)
+    return fig
+
+
+def gpt_size_explorer(
+    n_layer: int = 12, n_embd: int = 768, vocab_size: int = 50257, block_size: int = 1024
+) -> Panel:
+    """Sliders for ``n_layer`` and ``n_embd`` and drop-downs for the vocabulary and context,
+    driving ``gpt_size_figure`` (default: GPT-2 small)."""
+    gpt_size_parts(n_layer, n_embd, vocab_size, block_size)  # a bad value fails here, clearly
+    vocabs = {"65 (characters)": 65, "50,257 (GPT-2 BPE)": 50257}
+    if vocab_size not in vocabs.values():
+        vocabs[f"{vocab_size:,}"] = vocab_size
+    contexts = sorted({64, 256, 1024, 2048, block_size})
+    return Panel(
+        gpt_size_figure,
+        n_layer=widgets.IntSlider(
+            value=n_layer, min=1, max=max(48, n_layer), description="n_layer",
+            continuous_update=False,
+        ),
+        n_embd=widgets.IntSlider(
+            value=n_embd, min=64, max=max(2048, n_embd), step=64, description="n_embd",
+            continuous_update=False,
+        ),
+        vocab_size=widgets.Dropdown(
+            options=list(vocabs.items()), value=vocab_size, description="vocab"
+        ),
+        block_size=widgets.Dropdown(options=contexts, value=block_size, description="context T"),
+    )
+
+
+__all__ += ["gpt_size_explorer", "gpt_size_figure", "gpt_size_parts"]
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 07 (attention): which word attends to which, head by head
+# --------------------------------------------------------------------------------------------
+
+
+def word_vectors(words: list[str], d_model: int, seed: int = 0) -> Any:
+    """A fixed random vector per distinct word, ``(len(words), d_model)``, entries ~ N(0, 1).
+
+    A stand-in for learned word embeddings: the same word (and ``seed``) always gives the same
+    vector, in any sentence, on any machine (the generator is seeded from the word's CRC-32)."""
+    import zlib
+
+    import torch
+
+    if isinstance(words, str) or not all(isinstance(w, str) for w in words) or not words:
+        raise TypeError(f"words must be a non-empty list of str; got {words!r}")
+    if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 1:
+        raise ValueError(f"d_model must be a positive int; got {d_model!r}")
+    rows = []
+    for w in words:
+        gen = torch.Generator().manual_seed(zlib.crc32(w.encode("utf-8")) + 7919 * seed)
+        rows.append(torch.randn(d_model, generator=gen))
+    return torch.stack(rows)
+
+
+def attention_weights(
+    mha: Any, sentence: str, head: int = 0, causal: bool = False, seed: int = 0
+) -> tuple[list[str], Any]:
+    """The plain function behind ``attention_explorer``: the words of ``sentence`` (split on
+    spaces) and head ``head``'s attention weights ``(T, T)`` when ``mha`` (a
+    ``labkit.attention.MultiHeadAttention``) attends over their ``word_vectors``."""
+    import torch
+
+    from labkit.attention import MultiHeadAttention
+
+    if not isinstance(mha, MultiHeadAttention):
+        raise TypeError(f"mha must be a labkit MultiHeadAttention; got {type(mha).__name__}")
+    words = sentence.split() if isinstance(sentence, str) else None
+    if not words:
+        raise ValueError(f"sentence must be a str with at least one word; got {sentence!r}")
+    if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < mha.n_heads:
+        raise ValueError(f"head must be an int in [0, {mha.n_heads}); got {head!r}")
+    x = word_vectors(words, mha.d_model, seed)[None]  # (1, T, d_model)
+    impl = mha.impl
+    mha.impl = "reference"  # only the reference implementation forms the weights
+    try:
+        with torch.no_grad():
+            _, w = mha(x, causal=causal, return_weights=True)
+    finally:
+        mha.impl = impl
+    return words, w[0, head]
+
+
+def attention_figure(
+    mha: Any, sentence: str, head: int = 0, causal: bool = False, seed: int = 0
+) -> go.Figure:
+    """Heatmap of ``attention_weights(mha, sentence, head, causal, seed)``: row = query word,
+    column = key word, each row sums to 1."""
+    words, w = attention_weights(mha, sentence, head, causal, seed)
+    return viz.heatmap(
+        w,
+        words,
+        words,
+        title=f"Head {head}{' (causal)' if causal else ''}: who attends to whom",
+        xlabel="key (attended to)",
+        ylabel="query (attending)",
+        zmin=0.0,
+        zmax=1.0,
+    )
+
+
+def attention_explorer(mha: Any, sentences: list[str], seed: int = 0) -> Panel:
+    """Drop-downs for the sentence and the head, and a causal-mask switch, driving
+    ``attention_figure``. ``panel.result`` is the figure."""
+    if isinstance(sentences, str) or not sentences:
+        raise TypeError("sentences must be a non-empty list of str")
+    attention_weights(mha, sentences[0], 0, False, seed)  # fail here, with a clear message
+    return Panel(
+        lambda sentence, head, causal: attention_figure(mha, sentence, head, causal, seed),
+        sentence=widgets.Dropdown(options=list(sentences), description="sentence"),
+        head=widgets.Dropdown(options=list(range(mha.n_heads)), value=0, description="head"),
+        causal=widgets.Checkbox(value=False, description="causal mask"),
+    )
+
+
+__all__ += ["attention_explorer", "attention_figure", "attention_weights", "word_vectors"]
+
+
+# --------------------------------------------------------------------------- notebook 03: embeddings
+
+
+def projection_figure(
+    emb: Any, groups: Mapping[str, list[str]], chosen: tuple[str, ...] | list[str], extra: str = ""
+) -> go.Figure:
+    """The plain function behind ``projection_explorer``: a 3-D PCA of the chosen groups' words.
+
+    ``emb`` is a ``labkit.embeddings.Embeddings``; ``groups`` maps a group name to its words;
+    ``chosen`` names the groups to show; ``extra`` is more words, separated by spaces or
+    commas (group "your words"). Words not in the vocabulary are skipped and named in the
+    title. PCA is fitted to the words shown, so the axes change with the selection.
+    """
+    if not isinstance(groups, Mapping) or not groups:
+        raise TypeError("groups must be a non-empty mapping {group name: [words]}")
+    if isinstance(chosen, str):
+        chosen = (chosen,)
+    unknown = [g for g in chosen if g not in groups]
+    if unknown:
+        raise ValueError(f"chosen names groups {unknown} that are not in groups ({list(groups)})")
+    if not isinstance(extra, str):
+        raise TypeError(f"extra must be a str of words; got {type(extra).__name__}")
+    wanted = [(w, g) for g in chosen for w in groups[g]]
+    wanted += [(w, "your words") for w in extra.replace(",", " ").lower().split()]
+    seen: set[str] = set()
+    rows, skipped = [], []
+    for w, g in wanted:
+        if w in seen:
+            continue
+        seen.add(w)
+        (rows if w in emb else skipped).append((w, g))
+    if len(rows) < 4:
+        raise ValueError(
+            f"pick groups or words with at least 4 known words for a 3-D projection; got {[w for w, _ in rows]}"
+        )
+    points = emb.project([w for w, _ in rows], dims=3)
+    points["group"] = [g for _, g in rows]
+    title = f"{len(rows)} words, PCA to 3-D"
+    if skipped:
+        title += f" (not in the vocabulary: {', '.join(w for w, _ in skipped[:6])}{' …' if len(skipped) > 6 else ''})"
+    return viz.embedding_scatter3d(points, title=title)
+
+
+def projection_explorer(
+    emb: Any, groups: Mapping[str, list[str]], chosen: tuple[str, ...] | None = None
+) -> Panel:
+    """Pick word groups (and type extra words) to see them in a rotatable 3-D PCA projection.
+
+    Sits on ``projection_figure(emb, groups, chosen, extra)``.
+    """
+    if not isinstance(groups, Mapping) or not groups:
+        raise TypeError("groups must be a non-empty mapping {group name: [words]}")
+    chosen = tuple(groups)[:2] if chosen is None else tuple(chosen)
+    picker = widgets.SelectMultiple(
+        options=list(groups), value=chosen, description="groups", rows=min(6, len(groups))
+    )
+    extra = widgets.Text(
+        value="", description="more words", placeholder="e.g. sword crown", continuous_update=False
+    )
+    return Panel(
+        lambda chosen, extra: projection_figure(emb, groups, chosen, extra),
+        chosen=picker,
+        extra=extra,
+    )
+
+
+__all__ += ["projection_explorer", "projection_figure"]
+
+
+def _lr_label(lr: float) -> str:
+    return f"lr = {lr:g}"
+
+
+def learning_rate_figure(curves: Mapping[float, Any], lr: float):
+    """The plain function behind ``learning_rate_explorer``: the loss curves of runs that differ
+    only in learning rate (``{lr: values}``), the run with learning rate ``lr`` highlighted."""
+    if not isinstance(curves, Mapping) or not curves:
+        raise TypeError("curves must be a non-empty mapping {learning rate: loss values}")
+    if lr not in curves:
+        raise ValueError(f"lr must be one of the learning rates {sorted(curves)}; got {lr!r}")
+    named = {_lr_label(k): v for k, v in sorted(curves.items())}
+    return viz.highlight_curves(
+        named,
+        _lr_label(lr),
+        title=f"Validation loss, {_lr_label(lr)} highlighted",
+        ylabel="validation loss (nats)",
+    )
+
+
+def learning_rate_explorer(curves: Mapping[float, Any], lr: float | None = None) -> Panel:
+    """A slider over the learning rates of ``curves`` (``{lr: loss values}``, runs already
+    trained) that highlights the chosen run's curve (see ``learning_rate_figure``)."""
+    if not isinstance(curves, Mapping) or not curves:
+        raise TypeError("curves must be a non-empty mapping {learning rate: loss values}")
+    rates = sorted(curves)
+    if lr is None:
+        lr = rates[len(rates) // 2]
+    if lr not in curves:
+        raise ValueError(f"lr must be one of the learning rates {rates}; got {lr!r}")
+    slider = widgets.SelectionSlider(
+        options=[(f"{r:g}", r) for r in rates],
+        value=lr,
+        description="lr",
+        continuous_update=False,
+    )
+    return Panel(lambda lr: learning_rate_figure(curves, lr), lr=slider)
+
+
+__all__ += ["learning_rate_explorer", "learning_rate_figure"]
