@@ -612,7 +612,7 @@ def train_word2vec(
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, desc="word2vec", disable=not progress)
-    losses: list[torch.Tensor] = []
+    losses = torch.empty(total, device=dev)  # one buffer: a list of 0-d tensors fragments the heap (GBs)
     epochs: list[int] = []
     step = 0
     for epoch, (centre, context) in enumerate(epoch_pairs):
@@ -632,19 +632,170 @@ def train_word2vec(
             (loss.sum() if config.optimizer == "sgd" else mean).backward()
             opt.step()
             sched.step()
-            losses.append(mean.detach())
+            losses[step] = mean.detach()
             epochs.append(epoch)
             step += 1
             bar.update(1)
             if step % 100 == 0 or step == total:
-                bar.set_postfix(loss=f"{losses[-1].item():.3f}")
+                bar.set_postfix(loss=f"{losses[step - 1].item():.3f}")
     bar.close()
     history = pd.DataFrame(
         {
             "step": np.arange(1, step + 1),
             "epoch": epochs,
-            "loss": torch.stack(losses).float().cpu().numpy(),
+            "loss": losses[:step].float().cpu().numpy(),
         }
     )
     model.eval()
     return Word2Vec(model, vocab, counts, config, history)
+
+
+# ----------------------------------------------------------------------------- a bias probe (WEAT)
+
+
+def _word_list(where: str, name: str, emb: Embeddings, ws: Any) -> list[str]:
+    ws = _check_words(where, name, ws)
+    if len(set(ws)) != len(ws):
+        dup = next(w for w, n in Counter(ws).items() if n > 1)
+        raise ValueError(f"{where}: {name} must not repeat a word, got {dup!r} more than once")
+    for w in ws:
+        if w not in emb:
+            raise UnknownWordError(
+                f"{where}: {name} holds {w!r}, which is not in the vocabulary ({len(emb)} words)"
+                f"{emb.unknown_hint}"
+            )
+    return ws
+
+
+def association_scores(
+    emb: Embeddings, words: Sequence[str], attributes_a: Sequence[str], attributes_b: Sequence[str]
+) -> pd.Series:
+    """How much closer each word sits to attribute set A than to B (cosine similarity).
+
+    ``s(w, A, B) = mean_{a∈A} cos(w, a) − mean_{b∈B} cos(w, b)``, the per-word score of WEAT
+    (Caliskan et al. 2017). Positive: ``w`` is nearer A on average. Returns a Series indexed by word.
+
+    >>> emb = Embeddings(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.2]]), ["he", "she", "brave"])
+    >>> round(float(association_scores(emb, ["brave"], ["he"], ["she"])["brave"]), 3)
+    0.784
+    """
+    if not isinstance(emb, Embeddings):
+        raise TypeError(
+            f"association_scores: emb must be an Embeddings (e.g. a trained Word2Vec), got {type(emb).__name__}"
+        )
+    where = "association_scores"
+    ws = _word_list(where, "words", emb, words)
+    a = _word_list(where, "attributes_a", emb, attributes_a)
+    b = _word_list(where, "attributes_b", emb, attributes_b)
+    unit = emb._unit.double()
+    w_unit = unit[[emb.index(w) for w in ws]]
+    cos_a = w_unit @ unit[[emb.index(x) for x in a]].T  # (words, |A|)
+    cos_b = w_unit @ unit[[emb.index(x) for x in b]].T
+    s = cos_a.mean(1) - cos_b.mean(1)
+    return pd.Series(s.cpu().numpy(), index=pd.Index(ws, name="word"), name="s(w, A, B)")
+
+
+@dataclass(frozen=True, eq=False)
+class Association:
+    """The result of ``association``: a WEAT test of targets X, Y against attributes A, B.
+
+    ``statistic`` = mean_{x∈X} s(x) − mean_{y∈Y} s(y); ``effect_size`` = statistic / std_{w∈X∪Y} s(w)
+    (Cohen's-d-like, sample std); ``p_value`` from the permutation test (``exact`` when every
+    split of X∪Y was enumerated); ``scores`` the per-word s(w, A, B) of the targets.
+    """
+
+    statistic: float
+    effect_size: float
+    p_value: float
+    n_permutations: int
+    exact: bool
+    alternative: str
+    scores: pd.Series
+
+
+def association(
+    emb: Embeddings,
+    targets_x: Sequence[str],
+    targets_y: Sequence[str],
+    attributes_a: Sequence[str],
+    attributes_b: Sequence[str],
+    *,
+    n_permutations: int = 10_000,
+    alternative: str = "two-sided",
+    seed: int = 0,
+) -> Association:
+    """WEAT (Caliskan et al. 2017): do targets X sit nearer attributes A (and Y nearer B) than chance?
+
+    With ``s(w) = mean_{a∈A} cos(w, a) − mean_{b∈B} cos(w, b)`` (``association_scores``), the
+    statistic is ``S = mean_{x∈X} s(x) − mean_{y∈Y} s(y)`` (the paper sums instead of averaging;
+    with |X| = |Y| that is the same test) and the effect size ``d = S / std_{w∈X∪Y} s(w)``.
+
+    **Permutation test.** Under the null hypothesis the labels X/Y are exchangeable: re-split
+    X∪Y into groups of sizes |X| and |Y| and recompute S. When there are at most
+    ``n_permutations`` splits they are all enumerated and ``p = #{S_i ≥ S} / #splits`` (the observed
+    split included); otherwise ``n_permutations`` random splits give ``p = (1 + #{S_i ≥ S}) / (1 + n)``.
+    ``alternative``: ``"greater"`` (X nearer A), ``"less"``, or ``"two-sided"`` (compares |S_i| with |S|).
+
+    The p-value only covers the choice of target words; it says nothing about how much S would
+    move with another training seed, another corpus, or other word lists.
+    """
+    if not isinstance(emb, Embeddings):
+        raise TypeError(
+            f"association: emb must be an Embeddings (e.g. a trained Word2Vec), got {type(emb).__name__}"
+        )
+    where = "association"
+    x = _word_list(where, "targets_x", emb, targets_x)
+    y = _word_list(where, "targets_y", emb, targets_y)
+    both = set(x) & set(y)
+    if both:
+        raise ValueError(f"association: targets_x and targets_y must not share words, got {sorted(both)}")
+    n_permutations = _check_int(where, "n_permutations", n_permutations, 1)
+    seed = _check_int(where, "seed", seed, 0)
+    if alternative not in ("two-sided", "greater", "less"):
+        raise ValueError(
+            f"association: alternative must be 'two-sided', 'greater' or 'less', got {alternative!r}"
+        )
+    scores = association_scores(emb, x + y, attributes_a, attributes_b)
+    s = scores.to_numpy()
+    nx, n = len(x), len(x) + len(y)
+
+    def stat(in_x: np.ndarray) -> np.ndarray:  # in_x: (splits, n) boolean masks
+        return (in_x @ s) / nx - ((~in_x) @ s) / (n - nx)
+
+    observed = float(stat(np.arange(n)[None, :] < nx)[0])
+    n_splits = math.comb(n, nx)
+    exact = n_splits <= n_permutations
+    if exact:
+        from itertools import combinations
+
+        masks = np.zeros((n_splits, n), dtype=bool)
+        for i, idx in enumerate(combinations(range(n), nx)):
+            masks[i, list(idx)] = True
+    else:
+        rng = np.random.default_rng(seed)
+        order = np.argsort(rng.random((n_permutations, n)), axis=1)
+        masks = order < nx  # a uniformly random subset of nx positions per row
+    null = stat(masks)
+    tol = 1e-12  # a split equal to the observed one counts as "at least as extreme"
+    if alternative == "greater":
+        hits = null >= observed - tol
+    elif alternative == "less":
+        hits = null <= observed + tol
+    else:
+        hits = np.abs(null) >= abs(observed) - tol
+    k = int(hits.sum())
+    p = k / n_splits if exact else (k + 1) / (n_permutations + 1)
+    std = float(np.std(s, ddof=1)) if n > 1 else 0.0
+    effect = observed / std if std > 0 else 0.0
+    return Association(
+        statistic=observed,
+        effect_size=effect,
+        p_value=float(p),
+        n_permutations=n_splits if exact else n_permutations,
+        exact=exact,
+        alternative=alternative,
+        scores=scores,
+    )
+
+
+__all__ += ["Association", "association", "association_scores"]

@@ -856,3 +856,164 @@ def highlight_curves(
 
 
 __all__ += ["highlight_curves"]
+
+
+# --------------------------------------------------------------------------- notebook 05: LSTM & GRU
+
+
+def gate_heatmap(
+    values: Any,
+    text: str,
+    *,
+    units: Sequence[int] | None = None,
+    title: str = "Gate activations",
+    zmin: float | None = None,
+    zmax: float | None = None,
+) -> go.Figure:
+    """One row per hidden unit, one column per character of ``text``: what a gate (or the cell
+    state) of a recurrent network did while it read the text.
+
+    ``values`` has shape ``(T, H)`` (step ``t``, unit ``j``), ``T = len(text)``; ``units`` picks
+    the rows to draw (default: all ``H``). Gates in ``[0, 1]`` (σ) use a sequential scale from 0
+    to 1; values with negative entries (tanh candidates, cell states) a diverging scale centred
+    on 0. Invisible characters are shown as ␣ ⏎ ⇥.
+    """
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    try:
+        v = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"values must be an array of numbers of shape (T, H); got {type(values).__name__}"
+        ) from err
+    _check_str("text", text)
+    if v.ndim != 2 or 0 in v.shape:
+        raise ValueError(f"values must have shape (T, H) with T, H >= 1; got {v.shape}")
+    if v.shape[0] != len(text):
+        raise ValueError(
+            f"values must have one row per character of text ({len(text)}); got {v.shape[0]}"
+        )
+    H = v.shape[1]
+    if units is None:
+        units = list(range(H))
+    if isinstance(units, str) or not all(
+        isinstance(u, int | np.integer) and not isinstance(u, bool) and 0 <= u < H for u in units
+    ) or len(units) == 0:
+        raise ValueError(f"units must be a non-empty list of unit indices in [0, {H}); got {units!r}")
+    units = [int(u) for u in units]
+    z = v[:, units].T  # (units, T)
+    diverging = bool(np.nanmin(z) < 0) if zmin is None else zmin < 0
+    if diverging:
+        bound = float(np.nanmax(np.abs(z))) or 1.0
+        lo, hi, scale = -bound, bound, "RdBu_r"
+    else:
+        lo, hi, scale = 0.0, 1.0, "Viridis"
+    lo = lo if zmin is None else zmin
+    hi = hi if zmax is None else zmax
+    chars = [char_label(c) for c in text]
+    T = len(text)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(range(T)),
+            y=list(range(len(units))),
+            zmin=lo,
+            zmax=hi,
+            colorscale=scale,
+            customdata=[[(f"unit {u}", f"{t}: {chars[t]}") for t in range(T)] for u in units],
+            hovertemplate="%{customdata[0]}<br>char %{customdata[1]}<br>value %{z:.3f}<extra></extra>",
+            colorbar={"thickness": 14},
+        )
+    )
+    _layout(fig, title, "", "unit")
+    fig.update_xaxes(
+        tickmode="array", tickvals=list(range(T)), ticktext=chars, tickangle=0, showgrid=False,
+        tickfont={"family": "DejaVu Sans Mono, Menlo, Consolas, monospace", "size": 13},
+    )
+    fig.update_yaxes(
+        tickmode="array", tickvals=list(range(len(units))), ticktext=[str(u) for u in units],
+        autorange="reversed", showgrid=False,
+    )
+    fig.update_layout(width=max(500, 16 * T + 160), height=max(260, 20 * len(units) + 140))
+    return fig
+
+
+__all__ += ["gate_heatmap"]
+
+
+# --------------------------------------------------------------------------- notebook 06: seq2seq
+
+
+def _axis_text(token: str) -> str:
+    """A token as plotly axis text: spaces etc. made visible (``char_label``) and HTML-escaped,
+    since plotly reads tick labels as HTML (``<eos>`` would vanish as an unknown tag)."""
+    import html
+
+    return html.escape(char_label(token) if len(token) == 1 else token)
+
+
+def alignment_heatmap(
+    weights: Any,
+    source: Sequence[str],
+    output: Sequence[str],
+    *,
+    title: str = "Attention: which source characters each output character read",
+    cell: int = 26,
+) -> go.Figure:
+    """The attention weights of one translation: source tokens across (x), output tokens down
+    (y), ``weights[t, j]`` = how much output ``t`` attended to source position ``j``.
+
+    ``weights`` has shape ``(len(output), len(source))`` (a tensor, array or nested list; rows
+    of a softmax, so each sums to 1). ``source`` and ``output`` are strings or lists of tokens
+    (e.g. ``[*"2026-11-28", "<eos>"]``); spaces show as ␣. The colour scale runs from 0 to 1 and
+    every cell is ``cell`` pixels square.
+    """
+    if isinstance(source, str):
+        source = list(source)
+    if isinstance(output, str):
+        output = list(output)
+    for name, tokens in (("source", source), ("output", output)):
+        if not isinstance(tokens, Sequence) or not all(isinstance(t, str) for t in tokens):
+            raise TypeError(f"{name} must be a str or a list of str tokens; got {tokens!r}")
+    if hasattr(weights, "detach"):
+        weights = weights.detach().cpu().numpy()
+    try:
+        w = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"weights must be a 2-D array of numbers; got {type(weights).__name__}"
+        ) from err
+    if w.shape != (len(output), len(source)):
+        raise ValueError(
+            f"weights must have shape (len(output), len(source)) = {(len(output), len(source))}; "
+            f"got {w.shape}"
+        )
+    if isinstance(cell, bool) or not isinstance(cell, int) or cell < 4:
+        raise ValueError(f"cell must be an int >= 4 (pixels); got {cell!r}")
+    fig = heatmap(
+        w,
+        [_axis_text(t) for t in source],
+        [_axis_text(t) for t in output],
+        title,
+        xlabel="source character",
+        ylabel="output",
+        zmin=0.0,
+        zmax=1.0,
+        show_values=False,
+    )
+    fig.data[0].update(
+        colorbar={"title": {"text": "α", "side": "right"}, "thickness": 12, "len": 1.0},
+        hovertemplate="output %{customdata[0]}<br>source %{customdata[1]}<br>α = %{z:.3f}"
+        "<extra></extra>",
+    )
+    fig.update_xaxes(tickangle=0, side="bottom")
+    fig.update_layout(
+        width=max(420, cell * len(source) + 190),
+        height=max(260, cell * len(output) + 150),
+        margin={"l": 80, "r": 30, "t": 60, "b": 60},
+        title_font_size=15,
+    )
+    return fig
+
+
+__all__ += ["alignment_heatmap"]

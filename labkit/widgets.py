@@ -514,3 +514,265 @@ def learning_rate_explorer(curves: Mapping[float, Any], lr: float | None = None)
 
 
 __all__ += ["learning_rate_explorer", "learning_rate_figure"]
+
+
+# --------------------------------------------------------------------------- notebook 05: LSTM & GRU
+
+
+def recurrent_gates(model: Any, vocab: Any, text: str, layer: int = 0) -> dict[str, Any]:
+    """The plain function behind ``gate_explorer``: run the LSTM or GRU of ``model`` (a
+    ``labkit.rnn.CharRNN``) over ``text`` (encoded with ``vocab``, a ``labkit.data.CharVocab``)
+    and return each gate's activations at layer ``layer`` as a ``(T, H)`` tensor: ``i, f, g, o``
+    and the cell state ``c`` for an LSTM, ``r, z, n`` for a GRU. Computed with the reference
+    implementation (the fused kernel hides its gates) in eval mode; both are restored."""
+    import torch
+
+    from labkit.rnn import CharRNN
+
+    if not isinstance(model, CharRNN) or model.config.cell not in ("lstm", "gru"):
+        raise TypeError(
+            f"model must be a labkit CharRNN with cell 'lstm' or 'gru'; got {type(model).__name__}"
+            + (f" with cell {model.config.cell!r}" if isinstance(model, CharRNN) else "")
+        )
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"text must be a non-empty str; got {text!r}")
+    L = model.config.num_layers
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < L:
+        raise ValueError(f"layer must be an int in [0, {L}); got {layer!r}")
+    missing = sorted({c for c in text if c not in vocab})
+    if missing:
+        raise ValueError(f"text has characters that are not in the vocabulary: {missing!r}")
+    device = next(model.parameters()).device
+    idx = vocab.encode(text, as_tensor=True).to(device)[None]  # (1, T)
+    impl, was_training = model.impl, model.training
+    model.impl = "reference"
+    model.eval()
+    try:
+        with torch.no_grad():
+            _, _, gates = model.rnn(model.embedding(idx), return_gates=True)
+    finally:
+        model.impl = impl
+        model.train(was_training)
+    return {name: g[layer, 0].cpu() for name, g in gates.items()}
+
+
+GATE_TITLES = {
+    "i": "input gate i",
+    "f": "forget gate f",
+    "g": "candidate g",
+    "o": "output gate o",
+    "c": "cell state c",
+    "r": "reset gate r",
+    "z": "update gate z",
+    "n": "candidate n",
+}
+
+
+def gate_figure(
+    model: Any, vocab: Any, text: str, gate: str = "f", units: Any = None, layer: int = 0
+) -> go.Figure:
+    """Heatmap of one gate of ``recurrent_gates(model, vocab, text, layer)``: characters across,
+    the chosen ``units`` (default: the first 16) down."""
+    gates = recurrent_gates(model, vocab, text, layer)
+    if gate not in gates:
+        raise ValueError(f"gate must be one of {list(gates)}; got {gate!r}")
+    values = gates[gate]
+    if units is None:
+        units = list(range(min(16, values.shape[1])))
+    title = f"{GATE_TITLES.get(gate, gate)} of a {model.config.cell.upper()}, {len(units)} units"
+    return viz.gate_heatmap(values, text, units=units, title=title)
+
+
+def gate_explorer(model: Any, vocab: Any, lines: list[str], units: Any = None) -> Panel:
+    """Drop-downs for the line of text and the gate, driving ``gate_figure``."""
+    if isinstance(lines, str) or not lines or not all(isinstance(s, str) for s in lines):
+        raise TypeError("lines must be a non-empty list of str")
+    names = list(recurrent_gates(model, vocab, lines[0]))  # fail here, with a clear message
+    return Panel(
+        lambda line, gate: gate_figure(model, vocab, line, gate, units),
+        line=widgets.Dropdown(options=list(lines), description="line"),
+        gate=widgets.Dropdown(
+            options=[(GATE_TITLES.get(n, n), n) for n in names],
+            value="f" if "f" in names else "z",
+            description="gate",
+        ),
+    )
+
+
+__all__ += ["gate_explorer", "gate_figure", "recurrent_gates"]
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 06 (seq2seq + attention): type a date, see its translation and where it looked
+# --------------------------------------------------------------------------------------------
+
+
+def translate_with_attention(model: Any, text: str, max_len: int = 12) -> dict[str, Any]:
+    """The plain function behind ``translation_explorer``: greedy-decode one date string with a
+    trained ``labkit.seq2seq.Seq2Seq`` on the dates task, keeping the attention weights.
+
+    Returns ``{"source": text (stripped), "translation": the output string, "tokens": the output
+    tokens as strings (ending with "<eos>" when the model stopped), "weights": (len(tokens),
+    len(source)) tensor or None for a model without attention}``. Characters the source
+    vocabulary lacks raise a ``ValueError`` that names them.
+    """
+    import torch
+
+    from labkit.dates import SRC_VOCAB, TGT_VOCAB
+
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str; got {type(text).__name__}")
+    text = text.strip()
+    if not text:
+        raise ValueError("text must hold a date, e.g. '28 November 2026'; got only spaces")
+    device = next(model.parameters()).device
+    src = torch.tensor([SRC_VOCAB.encode(text)], device=device)
+    tokens, attn = model.greedy_decode(src, max_len=max_len)
+    ids = tokens[0].tolist()
+    if TGT_VOCAB.EOS in ids:
+        ids = ids[: ids.index(TGT_VOCAB.EOS) + 1]
+    names = [TGT_VOCAB.itos[i] for i in ids]
+    weights = None if attn is None else attn[0, : len(ids)].cpu()
+    return {
+        "source": text,
+        "translation": TGT_VOCAB.decode(ids),
+        "tokens": names,
+        "weights": weights,
+    }
+
+
+def translation_figure(model: Any, text: str, max_len: int = 12) -> go.Figure:
+    """``translate_with_attention`` drawn as an alignment heatmap (``viz.alignment_heatmap``)
+    titled "source → translation"."""
+    import html
+
+    result = translate_with_attention(model, text, max_len)
+    if result["weights"] is None:
+        raise ValueError("model has no attention (Seq2SeqConfig.attention='none'): nothing to draw")
+    title = f"{html.escape(result['source'])}  →  {html.escape(result['translation'])}"
+    return viz.alignment_heatmap(result["weights"], result["source"], result["tokens"], title=title)
+
+
+def translation_explorer(model: Any, text: str = "the 28th of November, 2026") -> Panel:
+    """A text box: type a date in any format, press Enter (or leave the box) and see the
+    model's translation and its attention heatmap. A character the model cannot read shows a
+    message instead of a figure."""
+    from IPython.display import HTML
+
+    translation_figure(model, text)  # a bad model or start text fails here, clearly
+
+    def render(text: str) -> Any:
+        try:
+            return translation_figure(model, text)
+        except ValueError as err:
+            import html
+
+            return HTML(f"<p style='color:#cf222e'>{html.escape(str(err))}</p>")
+
+    box = widgets.Text(
+        value=text,
+        description="date",
+        continuous_update=False,
+        layout=widgets.Layout(width="420px"),
+    )
+    return Panel(render, text=box)
+
+
+__all__ += ["translate_with_attention", "translation_explorer", "translation_figure"]
+
+
+# --------------------------------------------------------------------------- notebook 04: RNN gradients
+
+
+def rnn_cell_with_radius(
+    radius: float, hidden_size: int = 32, input_size: int = 8, nonlinearity: str = "tanh", seed: int = 0
+) -> Any:
+    """A ``labkit.rnn.RNNCell`` whose ``W_hh`` is ``radius · Q`` for a random orthogonal ``Q``.
+
+    Every singular value (and every eigenvalue's modulus) of ``W_hh`` is then exactly ``radius``,
+    so ``radius`` is both its spectral radius and its largest singular value σ_max. The other
+    weights keep torch's initialisation (seeded by ``seed``)."""
+    import torch
+
+    from labkit.rnn import RNNCell
+
+    if isinstance(radius, bool) or not isinstance(radius, int | float) or not radius > 0:
+        raise ValueError(f"radius must be a number > 0; got {radius!r}")
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():  # leave the global RNG as it was
+        torch.manual_seed(seed)
+        cell = RNNCell(input_size, hidden_size, nonlinearity=nonlinearity)
+    q, r = torch.linalg.qr(torch.randn(hidden_size, hidden_size, generator=gen))
+    q = q * torch.sign(torch.diagonal(r))  # a uniformly random orthogonal matrix
+    with torch.no_grad():
+        cell.weight_hh.copy_(radius * q)
+    return cell
+
+
+def rnn_gradient_norms(
+    radius: float,
+    seq_len: int = 50,
+    hidden_size: int = 32,
+    nonlinearity: str = "tanh",
+    batch_size: int = 8,
+    seed: int = 0,
+) -> Any:
+    """The plain function behind ``rnn_gradient_explorer``: ``g[k] = ‖∂L/∂h_{T−1−k}‖`` for
+    ``k = 0 … seq_len − 1`` (``labkit.rnn.grad_norms_by_distance``) of
+    ``rnn_cell_with_radius(radius, hidden_size, nonlinearity=nonlinearity, seed=seed)`` run
+    over standard-normal inputs, with ``L = Σ h_{T−1}``."""
+    import torch
+
+    from labkit.rnn import grad_norms_by_distance
+
+    cell = rnn_cell_with_radius(radius, hidden_size, nonlinearity=nonlinearity, seed=seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    return grad_norms_by_distance(cell, seq_len, batch_size, generator=gen)
+
+
+def rnn_gradient_figure(
+    radius: float, nonlinearity: str = "tanh", seq_len: int = 50, hidden_size: int = 32
+) -> go.Figure:
+    """``rnn_gradient_norms`` against the distance ``k`` on a log axis, with the bound
+    ``g[0] · radius^k`` (σ_max(W_hh)^k; valid for tanh and ReLU, whose slopes are at most 1)."""
+    import numpy as np
+
+    g = rnn_gradient_norms(radius, seq_len, hidden_size, nonlinearity).double().numpy()
+    k = np.arange(seq_len)
+    with np.errstate(over="ignore", under="ignore"):
+        bound = g[0] * float(radius) ** k
+    g = np.where(g > 0, g, np.nan)  # a gradient of exactly 0 (dead ReLUs) has no log
+    fig = viz.line_chart(
+        k,
+        {"measured ‖∂L/∂h_t‖": g, "bound ‖∂L/∂h_T‖ · σ_max^k": bound},
+        title=f"{nonlinearity} RNN, σ_max(W_hh) = {radius:g}: gradient {seq_len} steps back",
+        xlabel="distance k = T − 1 − t (steps back in time)",
+        ylabel="gradient norm",
+        log_y=True,
+        markers=False,
+    )
+    fig.data[1].line.dash = "dash"
+    fig.update_yaxes(range=[-30, 30])  # fixed, so moving the slider moves the curve, not the axis
+    return fig
+
+
+def rnn_gradient_explorer(radius: float = 1.0, seq_len: int = 50) -> Panel:
+    """A slider for σ_max(W_hh) (the weight scale) and a drop-down for the nonlinearity, driving
+    ``rnn_gradient_figure``."""
+    radii = [0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0]
+    if radius not in radii:
+        raise ValueError(f"radius must be one of {radii}; got {radius!r}")
+    return Panel(
+        lambda radius, nonlinearity: rnn_gradient_figure(radius, nonlinearity, seq_len),
+        radius=widgets.SelectionSlider(
+            options=radii,
+            value=radius,
+            description="σ_max(W_hh)",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        ),
+        nonlinearity=widgets.Dropdown(options=["tanh", "relu"], value="tanh", description="nonlinearity"),
+    )
+
+
+__all__ += ["rnn_cell_with_radius", "rnn_gradient_explorer", "rnn_gradient_figure", "rnn_gradient_norms"]
