@@ -711,7 +711,7 @@ def rnn_cell_with_radius(
 
 def rnn_gradient_norms(
     radius: float,
-    seq_len: int = 50,
+    seq_len: int = 51,
     hidden_size: int = 32,
     nonlinearity: str = "tanh",
     batch_size: int = 8,
@@ -731,7 +731,7 @@ def rnn_gradient_norms(
 
 
 def rnn_gradient_figure(
-    radius: float, nonlinearity: str = "tanh", seq_len: int = 50, hidden_size: int = 32
+    radius: float, nonlinearity: str = "tanh", seq_len: int = 51, hidden_size: int = 32
 ) -> go.Figure:
     """``rnn_gradient_norms`` against the distance ``k`` on a log axis, with the bound
     ``g[0] · radius^k`` (σ_max(W_hh)^k; valid for tanh and ReLU, whose slopes are at most 1)."""
@@ -745,18 +745,21 @@ def rnn_gradient_figure(
     fig = viz.line_chart(
         k,
         {"measured ‖∂L/∂h_t‖": g, "bound ‖∂L/∂h_T‖ · σ_max^k": bound},
-        title=f"{nonlinearity} RNN, σ_max(W_hh) = {radius:g}: gradient {seq_len} steps back",
+        title=f"{nonlinearity} RNN, σ_max(W_hh) = {radius:g}: the gradient up to {seq_len - 1} steps back",
         xlabel="distance k = T − 1 − t (steps back in time)",
         ylabel="gradient norm",
         log_y=True,
         markers=False,
     )
     fig.data[1].line.dash = "dash"
-    fig.update_yaxes(range=[-30, 30])  # fixed, so moving the slider moves the curve, not the axis
+    fig.update_yaxes(range=[-30, 30], dtick=5)  # fixed: the slider moves the curve, not the axis
+    fig.update_layout(
+        legend={"x": 0.02, "y": 0.02, "xanchor": "left", "yanchor": "bottom", "bgcolor": "rgba(255,255,255,0.8)"}
+    )
     return fig
 
 
-def rnn_gradient_explorer(radius: float = 1.0, seq_len: int = 50) -> Panel:
+def rnn_gradient_explorer(radius: float = 1.0, seq_len: int = 51) -> Panel:
     """A slider for σ_max(W_hh) (the weight scale) and a drop-down for the nonlinearity, driving
     ``rnn_gradient_figure``."""
     radii = [0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0]
