@@ -490,7 +490,8 @@ def learning_rate_figure(curves: Mapping[float, Any], lr: float):
         named,
         _lr_label(lr),
         title=f"Validation loss, {_lr_label(lr)} highlighted",
-        ylabel="validation loss (nats)",
+        ylabel="validation loss (nats, log scale)",
+        log_y=True,  # a diverged run's loss is far above the others
     )
 
 
