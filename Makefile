@@ -8,25 +8,36 @@ PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.llm-lab-installed
 LAB_ARGS    ?=
 PYTEST_ARGS ?=
+# Two pytest workers with one torch thread each use two cores without oversubscribing them;
+# each test file (so each notebook) runs whole on one worker.
+TEST_WORKERS ?= 2
 # For a Linux machine without an NVIDIA GPU, a small CPU-only torch:
 #   make lab TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 PIP_INDEX   := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 ROOT_FLAG   := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# The browser test (tests/browser: JupyterLab driven by headless Chromium through playwright).
+# Run it with `make test-browser` (needs Debian/Ubuntu's chromium: apt-get install chromium).
+CHROMIUM     ?= /usr/bin/chromium
+BROWSER_ARGS ?=
+BROWSER_TEST  = $(if $(wildcard $(CHROMIUM)),LABKIT_CHROMIUM=$(CHROMIUM) ,)LABKIT_FAST=1 $(PY) -m pytest tests/browser -p no:cacheprovider $(BROWSER_ARGS)
 
 .PHONY: lab test setup data lint classroom clean-venv help
+.PHONY: test-browser screenshots
 
 help:
 	@echo "make lab        set up (first time) and open the course in JupyterLab"
 	@echo "make test       set up (first time) and run unit tests + every notebook (fast mode)"
 	@echo "make classroom  write instructor notebooks (nbgrader source format) to classroom/"
+	@echo "make test-browser  run every notebook in JupyterLab in headless Chromium"
+	@echo "make screenshots   write the README's pictures to docs/img/"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(PY) requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet $(PIP_INDEX) -c constraints.txt -r requirements.txt -e ".[notebook,test]"
+	$(PY) -m pip install --quiet $(PIP_INDEX) -c constraints.txt -r requirements.txt -e ".[notebook,test,browser]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -39,7 +50,13 @@ lab: data
 
 test: data
 	$(PY) -m ruff check labkit tests benchmarks
-	LABKIT_FAST=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 LABKIT_FAST=1 $(PY) -m pytest tests notebooks -n $(TEST_WORKERS) --dist loadfile --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
+
+test-browser: data
+	$(BROWSER_TEST)
+
+screenshots: data
+	$(if $(wildcard $(CHROMIUM)),LABKIT_CHROMIUM=$(CHROMIUM) ,)$(PY) tests/browser/screenshots.py
 
 classroom: setup
 	$(PY) -m labkit classroom export classroom
