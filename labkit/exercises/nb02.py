@@ -59,6 +59,7 @@ q1 = FunctionExercise(
         ([0.0, 0.0, 0.0, 0.0],),
         ([1000.0, 1001.0, 1002.0],),  # exp(1000) overflows a float
         ([-1000.0, -1001.0],),  # exp(-1000) underflows to 0, so the naive sum is 0
+        ([-500.0, 0.0, 500.0],),  # a wide range: shifting by the minimum still overflows
     ],
     n_random=8,
     hint_text=(

@@ -16,81 +16,12 @@ the learner's function and compare what it returns with the reference, value by 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from labkit.exercises.core import Feedback, FunctionExercise, ValueExercise, is_stub_function
+from labkit.exercises.core import ValueExercise
+from labkit.exercises.tensors import TensorFunctionExercise, random_matrix, random_vector
 
-
-def _to_tensor(arg: Any) -> Any:
-    """Nested lists of floats become float64 tensors; anything else is passed as it is."""
-    import torch
-
-    if isinstance(arg, list):
-        return torch.tensor(arg, dtype=torch.float64)
-    return arg
-
-
-def _to_plain(value: Any) -> Any:
-    """Tensors (also inside a tuple or list) become nested lists, which the checks compare."""
-    if isinstance(value, tuple | list):
-        return type(value)(_to_plain(v) for v in value)
-    if hasattr(value, "detach"):
-        value = value.detach().cpu()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
-def _tensor_io(fn: Callable) -> Callable:
-    """``fn`` called with tensors made from the plain arguments, its result made plain again."""
-
-    def call(*args: Any) -> Any:
-        return _to_plain(fn(*(_to_tensor(a) for a in args)))
-
-    return call
-
-
-@dataclass(repr=False)
-class TensorFunctionExercise(FunctionExercise):
-    """A :class:`FunctionExercise` whose inputs and outputs are tensors (or tuples of tensors).
-
-    ``edge_cases`` and ``make_inputs`` give plain arguments (nested lists of floats), so a seed
-    reproduces a check exactly; lists become float64 tensors before each call, and the returned
-    tensors are compared value by value with the reference's.
-    """
-
-    def evaluate(self, answer: Any, seed: int | None = None) -> Feedback:
-        if callable(answer) and is_stub_function(answer):
-            return Feedback(
-                False,
-                f"write the body of `{self.answer_name}` (replace `...`), then run the cell again.",
-                attempted=False,
-            )
-        if answer is Ellipsis or not callable(answer):
-            return super().evaluate(answer, seed)
-        plain = FunctionExercise(
-            name=self.name,
-            answer_name=self.answer_name,
-            solution_code=self.solution_code,
-            hint_text=self.hint_text,
-            make_inputs=self.make_inputs,
-            edge_cases=self.edge_cases,
-            n_random=self.n_random,
-            reference=_tensor_io(self.reference_function()),
-            rel_tol=self.rel_tol,
-            abs_tol=self.abs_tol,
-        )
-        return plain.evaluate(_tensor_io(answer), seed)
-
-
-def _matrix(rng: random.Random, rows: int, cols: int, scale: float = 1.0) -> list[list[float]]:
-    return [[round(rng.gauss(0.0, scale), 3) for _ in range(cols)] for _ in range(rows)]
-
-
-def _vector(rng: random.Random, n: int, scale: float = 1.0) -> list[float]:
-    return [round(rng.gauss(0.0, scale), 3) for _ in range(n)]
+_matrix, _vector = random_matrix, random_vector
 
 
 # --------------------------------------------------------------------------- q1

@@ -17,74 +17,11 @@ imports torch until a check runs.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
-from labkit.exercises.core import Feedback, FunctionExercise, ValueExercise, is_stub_function
+from labkit.exercises.core import FunctionExercise, ValueExercise
+from labkit.exercises.tensors import TensorFunctionExercise, random_matrix, random_vector
 
-
-def _to_tensor(arg: Any) -> Any:
-    """A nested list becomes a tensor: float64 if it holds floats, int64 if only ints."""
-    import torch
-
-    if not isinstance(arg, list):
-        return arg
-    t = torch.tensor(arg)
-    return torch.tensor(arg, dtype=torch.float64) if t.is_floating_point() else t
-
-
-def _to_plain(value: Any) -> Any:
-    """A tensor (or NumPy array) becomes nested lists, which ``describe_mismatch`` compares."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
-def _tensor_io(fn: Callable) -> Callable:
-    def call(*args: Any) -> Any:
-        return _to_plain(fn(*(_to_tensor(a) for a in args)))
-
-    return call
-
-
-@dataclass(repr=False)
-class _TensorExercise(FunctionExercise):
-    """A :class:`FunctionExercise` whose inputs are plain lists (so a seed reproduces a check),
-    turned into tensors for each call; returned tensors are compared value by value."""
-
-    def evaluate(self, answer: Any, seed: int | None = None) -> Feedback:
-        if callable(answer) and is_stub_function(answer):
-            return Feedback(
-                False,
-                f"write the body of `{self.answer_name}` (replace `...`), then run the cell again.",
-                attempted=False,
-            )
-        if answer is Ellipsis or not callable(answer):
-            return super().evaluate(answer, seed)
-        plain = FunctionExercise(
-            name=self.name,
-            answer_name=self.answer_name,
-            solution_code=self.solution_code,
-            hint_text=self.hint_text,
-            make_inputs=self.make_inputs,
-            edge_cases=self.edge_cases,
-            n_random=self.n_random,
-            reference=_tensor_io(self.reference_function()),
-            rel_tol=self.rel_tol,
-            abs_tol=self.abs_tol,
-        )
-        return plain.evaluate(_tensor_io(answer), seed)
-
-
-def _vector(rng: random.Random, n: int, scale: float = 1.0) -> list[float]:
-    return [round(rng.gauss(0.0, scale), 3) for _ in range(n)]
-
-
-def _matrix(rng: random.Random, rows: int, cols: int, scale: float = 1.0) -> list[list[float]]:
-    return [_vector(rng, cols, scale) for _ in range(rows)]
+_matrix, _vector = random_matrix, random_vector
 
 
 # --------------------------------------------------------------------------- q1
@@ -115,7 +52,7 @@ def _q1_inputs(rng: random.Random) -> tuple:
     )
 
 
-q1 = _TensorExercise(
+q1 = TensorFunctionExercise(
     name="q1",
     answer_name="additive_weights",
     solution_code=_Q1_SOLUTION,
@@ -259,7 +196,7 @@ def _q3_inputs(rng: random.Random) -> tuple:
     return _matrix(rng, B, S, 2.0), [rng.randint(1, S) for _ in range(B)]
 
 
-q3 = _TensorExercise(
+q3 = TensorFunctionExercise(
     name="q3",
     answer_name="masked_softmax",
     solution_code=_Q3_SOLUTION,

@@ -16,79 +16,14 @@ not a mask of bools, and a weight of ``0.0`` is not ``NaN``).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from labkit.exercises.core import Feedback, FunctionExercise, ValueExercise, is_stub_function
-
-
-def _to_tensor(arg: Any) -> Any:
-    """Nested lists of floats become float64 tensors; anything else is passed as it is."""
-    import torch
-
-    if isinstance(arg, list):
-        return torch.tensor(arg, dtype=torch.float64)
-    return arg
-
-
-def _to_plain(value: Any) -> Any:
-    """A tensor (or NumPy array) becomes nested lists, which ``describe_mismatch`` compares."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
-def _tensor_io(fn: Callable) -> Callable:
-    """``fn`` called with tensors made from the plain arguments, its result made plain again."""
-
-    def call(*args: Any) -> Any:
-        return _to_plain(fn(*(_to_tensor(a) for a in args)))
-
-    return call
-
-
-@dataclass(repr=False)
-class TensorFunctionExercise(FunctionExercise):
-    """A :class:`FunctionExercise` whose inputs and outputs are tensors.
-
-    ``edge_cases`` and ``make_inputs`` give plain arguments (nested lists of floats, ints), so a
-    seed reproduces a check exactly; lists are turned into float64 tensors before each call, and
-    the returned tensors are compared value by value with the reference's.
-    """
-
-    def evaluate(self, answer: Any, seed: int | None = None) -> Feedback:
-        if callable(answer) and is_stub_function(answer):
-            return Feedback(
-                False,
-                f"write the body of `{self.answer_name}` (replace `...`), then run the cell again.",
-                attempted=False,
-            )
-        if answer is Ellipsis or not callable(answer):
-            return super().evaluate(answer, seed)
-        reference = self.reference_function()
-        wrapped = _TensorReference(self, _tensor_io(reference))
-        return FunctionExercise.evaluate(wrapped, _tensor_io(answer), seed)
-
-
-class _TensorReference:
-    """``exercise`` seen with its reference wrapped by ``_tensor_io`` (everything else shared)."""
-
-    def __init__(self, exercise: TensorFunctionExercise, reference: Callable) -> None:
-        self._exercise = exercise
-        self._reference = reference
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._exercise, name)
-
-    def reference_function(self) -> Callable:
-        return self._reference
+from labkit.exercises.core import ValueExercise
+from labkit.exercises.tensors import TensorFunctionExercise, random_matrix
 
 
 def _matrix(rng: random.Random, rows: int, cols: int, scale: float = 2.0) -> list[list[float]]:
-    return [[round(rng.gauss(0.0, scale), 3) for _ in range(cols)] for _ in range(rows)]
+    return random_matrix(rng, rows, cols, scale)
 
 
 # --------------------------------------------------------------------------- q1
