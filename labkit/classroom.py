@@ -5,9 +5,11 @@ notebook into ``DIR``. In a notebook that imports its exercises
 (``from labkit.exercises import nbNN as ex``), every exercise cell — a code cell that calls
 ``ex.qN.check(NAME)`` — becomes two cells:
 
-1. a solution cell: the stub's leading comment lines, then the reference solution between
-   ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (``nbgrader generate_assignment`` replaces that
-   region with ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` in the student version);
+1. a solution cell: the exercise cell with its stub (the ``NAME = ...`` assignment or the
+   ``def NAME(...)`` whose body is ``...``) replaced by the reference solution between
+   ``### BEGIN SOLUTION`` and ``### END SOLUTION``, and the check call removed; lines that set up
+   the exercise's inputs stay (``nbgrader generate_assignment`` replaces the marked region with
+   ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` in the student version);
 2. a read-only autograder test cell, ``ex.qN.grade(NAME)``, worth one point.
 
 The exercise-import cell is locked (read-only) so the tests always find ``ex``; every other cell
@@ -17,6 +19,7 @@ Only the standard library is used (notebooks are JSON), so this runs wherever la
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -85,6 +88,34 @@ def _lead_comments(source: str) -> str:
     return "".join(line + "\n" for line in lead)
 
 
+def _solution_source(source: str, exercise: exercises.Exercise, check: re.Pattern[str]) -> str:
+    """The exercise cell's source with the stub replaced by the marked reference solution."""
+    name = exercise.answer_name
+    lines = [line for line in source.splitlines() if not check.match(line)]
+    marked = ["### BEGIN SOLUTION", exercise.solution_code.strip("\n"), "### END SOLUTION"]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:  # e.g. IPython magics: keep the instructions, then the solution
+        return _lead_comments(source) + "\n".join(marked)
+    for node in tree.body:
+        is_def = isinstance(node, ast.FunctionDef) and node.name == name
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        is_assign = isinstance(node, ast.Assign | ast.AnnAssign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in targets
+        )
+        if is_def or is_assign:
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            before, after = lines[: start - 1], lines[node.end_lineno :]
+            break
+    else:
+        raise ValueError(f"exercise cell for {exercise.name}: no stub that defines {name!r}")
+    while before and not before[-1].strip():
+        before.pop()
+    while after and not after[0].strip():
+        after.pop(0)
+    return "\n".join([*before, *marked, *after]).strip("\n")
+
+
 def _find_import(cells: list[dict[str, Any]]) -> tuple[int, str, str] | None:
     """(cell index, module name, alias) of the ``from labkit.exercises import nbNN as ex`` cell."""
     for i, cell in enumerate(cells):
@@ -101,14 +132,11 @@ def _locked(cell: dict[str, Any], grade_id: str) -> dict[str, Any]:
 
 
 def _exercise_cells(
-    cell: dict[str, Any], exercise: exercises.Exercise, alias: str
+    cell: dict[str, Any], exercise: exercises.Exercise, alias: str, check: re.Pattern[str]
 ) -> list[dict[str, Any]]:
     """The solution cell and the autograder test cell that replace one stub cell."""
     name, answer = exercise.name, exercise.answer_name
-    solution_code = exercise.solution_code.strip("\n")
-    solution = (
-        f"{_lead_comments(_source(cell))}### BEGIN SOLUTION\n{solution_code}\n### END SOLUTION"
-    )
+    solution = _solution_source(_source(cell), exercise, check)
     metadata = {k: v for k, v in cell.get("metadata", {}).items() if k != "nbgrader"}
     cell_id = cell.get("id")
     test_id = f"{cell_id[:58]}-grade" if cell_id else None  # deterministic: re-exports diff cleanly
@@ -164,7 +192,7 @@ def instructor_notebook(nb: dict[str, Any]) -> dict[str, Any] | None:
         if i == import_index:
             out_cells.append(_locked(cell, "exercises_import"))
         elif calls:
-            out_cells += _exercise_cells(cell, _exercise_for(i, calls, available), alias)
+            out_cells += _exercise_cells(cell, _exercise_for(i, calls, available), alias, check)
         else:
             out_cells.append(cell)
     if len(out_cells) == len(cells):  # no exercise cell: nothing to convert
