@@ -22,13 +22,7 @@ TRAIN, VAL = DATA[: int(0.9 * len(DATA))], DATA[int(0.9 * len(DATA)) :]
 CHECKED = ["step", "lr", "train_loss", "val_loss", "grad_norm", "tokens_seen"]  # not elapsed
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models are tiny: one thread is fastest, and immune to other work on the machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def model(seed=0, dropout=0.0):
