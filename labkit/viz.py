@@ -76,6 +76,24 @@ def _as_numbers(name: str, values: Any) -> np.ndarray:
     return arr
 
 
+def _labelled_values(labels: Any, values: Any) -> tuple[list[str], np.ndarray]:
+    """Check that ``labels`` (distinct) and ``values`` (numbers) pair up one to one."""
+    if isinstance(labels, str) or not isinstance(labels, Sequence | np.ndarray | pd.Index):
+        raise TypeError(f"labels must be a list or tuple of labels; got {type(labels).__name__}")
+    numbers = _as_numbers("values", values)
+    if len(labels) != len(numbers):
+        raise ValueError(
+            f"labels and values must have the same length; got {len(labels)} labels and {len(numbers)} values"
+        )
+    if len(numbers) == 0:
+        raise ValueError("labels and values must not be empty")
+    names = [str(label) for label in labels]
+    if len(set(names)) != len(names):
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"labels must be distinct; repeated: {repeated}")
+    return names, numbers
+
+
 def char_label(c: str) -> str:
     """How a character is written on an axis: space ␣, newline ⏎, tab ⇥, carriage return ␍;
     other invisible characters as their escape (``repr``)."""
@@ -96,19 +114,7 @@ def bar(
 
     ``text_format`` (e.g. ``".1%"``) prints each value above its bar.
     """
-    if isinstance(labels, str) or not isinstance(labels, Sequence | np.ndarray | pd.Index):
-        raise TypeError(f"labels must be a list or tuple of labels; got {type(labels).__name__}")
-    y = _as_numbers("values", values)
-    if len(labels) != len(y):
-        raise ValueError(
-            f"labels and values must have the same length; got {len(labels)} labels and {len(y)} values"
-        )
-    if len(y) == 0:
-        raise ValueError("labels and values must not be empty")
-    names = [str(label) for label in labels]
-    if len(set(names)) != len(names):
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"labels must be distinct; repeated: {repeated}")
+    names, y = _labelled_values(labels, values)
     trace = go.Bar(x=names, y=y, marker_color="#3b6ea8")
     if text_format is not None:
         trace.update(texttemplate=f"%{{y:{text_format}}}", textposition="outside")
@@ -787,18 +793,7 @@ def signed_bar(
     another). ``positive``/``negative`` name the two directions in the legend. Bars keep the
     given order, top to bottom.
     """
-    if isinstance(labels, str) or not isinstance(labels, Sequence | np.ndarray | pd.Index):
-        raise TypeError(f"labels must be a list or tuple of labels; got {type(labels).__name__}")
-    x = _as_numbers("values", values)
-    if len(labels) != len(x):
-        raise ValueError(
-            f"labels and values must have the same length; got {len(labels)} labels and {len(x)} values"
-        )
-    if len(x) == 0:
-        raise ValueError("labels and values must not be empty")
-    names = [str(label) for label in labels]
-    if len(set(names)) != len(names):
-        raise ValueError(f"labels must be distinct; repeated: {sorted({n for n in names if names.count(n) > 1})}")
+    names, x = _labelled_values(labels, values)
     fig = go.Figure()
     for sign, colour, name in ((1, "#3b6ea8", positive), (-1, "#d1495b", negative)):
         keep = [i for i in range(len(x)) if (x[i] >= 0) == (sign > 0)]
