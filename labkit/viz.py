@@ -1012,3 +1012,210 @@ def alignment_heatmap(
 
 
 __all__ += ["alignment_heatmap"]
+
+
+# --------------------------------------------------------------------------- notebook 09: training
+
+
+_DASHBOARD_COLUMNS = ("step", "lr", "train_loss", "val_loss", "grad_norm")
+
+
+def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """The mean of the last ``window`` values at each position (fewer at the start)."""
+    sums = np.cumsum(np.insert(values, 0, 0.0))
+    n = np.arange(1, len(values) + 1)
+    lo = np.maximum(n - window, 0)
+    return (sums[n] - sums[lo]) / (n - lo)
+
+
+def training_dashboard(
+    history: pd.DataFrame,
+    *,
+    smooth: int = 50,
+    grad_clip: float | None = None,
+    title: str = "Training run",
+) -> go.Figure:
+    """A training run at a glance: three panels above each other, sharing the step axis.
+
+    1. loss: the training loss of every step (faint), its moving average over the last
+       ``smooth`` steps, and the validation loss where it was measured (markers);
+    2. the learning rate ``lr_t`` of every step (the schedule);
+    3. the gradient norm ‖g‖ before clipping, with the clipping threshold ``grad_clip``
+       (dashed) when given: steps above the line were scaled down to it.
+
+    ``history`` is a DataFrame with the columns ``step, lr, train_loss, val_loss, grad_norm``
+    (what :meth:`labkit.train.Trainer.fit` returns); ``val_loss`` may be NaN between
+    validations.
+    """
+    from plotly.subplots import make_subplots
+
+    if not isinstance(history, pd.DataFrame):
+        raise TypeError(f"history must be a pandas DataFrame; got {type(history).__name__}")
+    missing = [c for c in _DASHBOARD_COLUMNS if c not in history.columns]
+    if missing:
+        raise ValueError(
+            f"history must have the columns {list(_DASHBOARD_COLUMNS)}; missing {missing}"
+        )
+    if history.empty:
+        raise ValueError("history must have at least one row (one training step)")
+    if isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1:
+        raise ValueError(f"smooth must be an int >= 1 (steps); got {smooth!r}")
+    if grad_clip is not None and (
+        isinstance(grad_clip, bool) or not isinstance(grad_clip, Real) or not grad_clip > 0
+    ):
+        raise ValueError(f"grad_clip must be None or a number > 0; got {grad_clip!r}")
+    _check_str("title", title)
+    step = history["step"].to_numpy(dtype=float)
+    train = history["train_loss"].to_numpy(dtype=float)
+    val = history[["step", "val_loss"]].dropna()
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        row_heights=[0.56, 0.22, 0.22],
+        subplot_titles=("loss (cross-entropy, nats)", "learning rate", "gradient norm ‖g‖"),
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=step,
+            y=train,
+            mode="lines",
+            name="train (each step)",
+            line={"color": "#3b6ea8", "width": 1},
+            opacity=0.3,
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=step,
+            y=_moving_average(train, smooth),
+            mode="lines",
+            name=f"train (mean of {smooth} steps)" if smooth > 1 else "train",
+            line={"color": "#3b6ea8", "width": 2},
+        ),
+        row=1,
+        col=1,
+    )
+    if not val.empty:
+        fig.add_trace(
+            go.Scatter(
+                x=val["step"].to_numpy(dtype=float),
+                y=val["val_loss"].to_numpy(dtype=float),
+                mode="lines+markers",
+                name="validation",
+                line={"color": "#d62728", "width": 2},
+            ),
+            row=1,
+            col=1,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=step,
+            y=history["lr"].to_numpy(dtype=float),
+            mode="lines",
+            name="learning rate",
+            line={"color": "#2ca02c", "width": 2},
+            showlegend=False,
+        ),
+        row=2,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=step,
+            y=history["grad_norm"].to_numpy(dtype=float),
+            mode="lines",
+            name="‖g‖",
+            line={"color": "#9467bd", "width": 1},
+            showlegend=False,
+        ),
+        row=3,
+        col=1,
+    )
+    if grad_clip is not None:
+        fig.add_hline(
+            y=float(grad_clip),
+            line_dash="dash",
+            line_color="#444",
+            row=3,
+            col=1,
+            annotation_text=f"clip at {grad_clip:g}",
+            annotation_position="top right",
+        )
+    fig.update_xaxes(title_text="step", row=3, col=1)
+    fig.update_yaxes(exponentformat="power", row=2, col=1)
+    fig.update_layout(
+        template=TEMPLATE,
+        font=_FONT,
+        title={"text": title, "x": 0.02, "xanchor": "left"},
+        height=640,
+        margin={"l": 70, "r": 30, "t": 90, "b": 60},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "xanchor": "right", "x": 1.0},
+    )
+    return fig
+
+
+__all__ += ["training_dashboard"]
+
+
+# --------------------------------------------------------------------------- notebook 10: decoding
+
+
+def next_token_bars(
+    distributions: Mapping[str, Any],
+    labels: Sequence[str],
+    *,
+    top_n: int = 15,
+    title: str = "Next-token probabilities",
+    xlabel: str = "next token",
+    ylabel: str = "probability",
+) -> go.Figure:
+    """Several next-token distributions over the same vocabulary, as grouped bars.
+
+    ``distributions`` ``{name: probabilities}`` (one value per entry of ``labels``, each in
+    [0, 1]; e.g. ``softmax(z/τ)`` for a few temperatures, or after top-k / top-p filtering);
+    ``labels`` names the tokens (characters show as in :func:`char_label`). The ``top_n`` tokens
+    most likely under the *first* distribution are shown, most likely first, one group each.
+    """
+    if not isinstance(distributions, Mapping) or not distributions:
+        raise TypeError(
+            "distributions must be a non-empty dict {name: probabilities}; "
+            f"got {type(distributions).__name__}"
+        )
+    if isinstance(labels, str) or not isinstance(labels, Sequence):
+        raise TypeError(f"labels must be a list of token strings; got {type(labels).__name__}")
+    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
+        raise ValueError(f"top_n must be an int >= 1; got {top_n!r}")
+    probs = {}
+    for name, values in distributions.items():
+        p = _as_numbers(f"distributions[{name!r}]", values)
+        if len(p) != len(labels):
+            raise ValueError(
+                f"distributions[{name!r}] must have one value per label ({len(labels)}); "
+                f"got {len(p)}"
+            )
+        if not np.all((p >= 0) & (p <= 1)):
+            raise ValueError(f"distributions[{name!r}] must hold probabilities in [0, 1]")
+        probs[str(name)] = p
+    first = next(iter(probs.values()))
+    order = np.argsort(-first, kind="stable")[: min(top_n, len(labels))]
+    shown = [char_label(labels[i]) if len(labels[i]) == 1 else str(labels[i]) for i in order]
+    colours = ("#3b6ea8", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf")
+    fig = go.Figure()
+    for k, (name, p) in enumerate(probs.items()):
+        fig.add_trace(
+            go.Bar(x=shown, y=p[order], name=name, marker_color=colours[k % len(colours)])
+        )
+    _layout(fig, title, xlabel, ylabel)
+    fig.update_layout(
+        barmode="group",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+    )
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=shown, tickangle=0)
+    return fig
+
+
+__all__ += ["next_token_bars"]

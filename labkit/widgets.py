@@ -783,3 +783,175 @@ def rnn_gradient_explorer(radius: float = 1.0, seq_len: int = 51) -> Panel:
 
 
 __all__ += ["rnn_cell_with_radius", "rnn_gradient_explorer", "rnn_gradient_figure", "rnn_gradient_norms"]
+
+
+# --------------------------------------------------------------------------- notebook 10: generation playground
+
+
+def _check_prompt(vocab: Any, prompt: Any) -> str:
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError(f"prompt must be a non-empty str; got {prompt!r}")
+    unknown = [c for c in dict.fromkeys(prompt) if c not in vocab]
+    if unknown:
+        raise ValueError(f"prompt holds characters the model's vocabulary lacks: {unknown}")
+    return prompt
+
+
+def stream_text(
+    model: Any,
+    vocab: Any,
+    prompt: str,
+    max_new_tokens: int = 200,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    repetition_penalty: float = 1.0,
+    seed: int = 0,
+) -> Any:
+    """Yield the continuation of ``prompt`` as it grows, one token at a time: the plain function
+    behind :func:`generation_playground`.
+
+    The tokens come from :func:`labkit.generate.stream` with a ``torch.Generator`` seeded with
+    ``seed`` on the model's device, so the same settings give the same text as
+    ``generate.sample`` (``temperature=0`` is greedy; ``top_k``/``top_p`` ``None`` = off).
+    ``vocab`` encodes and decodes text (a :class:`labkit.data.CharVocab`).
+    """
+    import torch
+
+    from labkit import generate
+
+    _check_prompt(vocab, prompt)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0; got {seed!r}")
+    device = next(iter(model.parameters())).device
+    idx = vocab.encode(prompt, as_tensor=True)[None].to(device)
+    generator = torch.Generator(device).manual_seed(seed)
+    tokens = generate.stream(
+        model, idx, max_new_tokens, temperature, top_k, top_p, repetition_penalty, generator
+    )
+    new: list[int] = []
+    for token in tokens:
+        new.append(token)
+        yield vocab.decode(new)
+
+
+class GenerationPlayground:
+    """Prompt, temperature, top-k, top-p, repetition penalty, length and seed controls, a
+    Generate button and the text, which grows on screen token by token as it is sampled.
+
+    ``playground.controls`` holds the controls by name; ``playground.generate()`` (what the
+    button does) samples with their values, updates ``playground.output`` (an ``HTML`` widget)
+    every ``update_every`` tokens and returns the continuation, also kept in
+    ``playground.text``. top-k 0 and top-p 1 mean "off"; temperature 0 is greedy. A prompt with
+    characters the model does not know shows a message instead of text.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        vocab: Any,
+        prompt: str = "ROMEO:\n",
+        max_new_tokens: int = 300,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        update_every: int = 4,
+    ) -> None:
+        _check_prompt(vocab, prompt)
+        if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
+            raise ValueError(f"update_every must be an int >= 1; got {update_every!r}")
+        self.model, self.vocab, self.update_every = model, vocab, update_every
+        wide = {"description_width": "initial"}
+        self.controls: dict[str, widgets.ValueWidget] = {
+            "prompt": widgets.Textarea(
+                value=prompt, description="prompt", layout=widgets.Layout(width="420px")
+            ),
+            "temperature": widgets.FloatSlider(
+                value=temperature,
+                min=0.0,
+                max=2.0,
+                step=0.05,
+                description="temperature",
+                style=wide,
+            ),
+            "top_k": widgets.IntSlider(
+                value=top_k, min=0, max=len(vocab), description="top-k (0 = off)", style=wide
+            ),
+            "top_p": widgets.FloatSlider(
+                value=top_p, min=0.05, max=1.0, step=0.05, description="top-p (1 = off)", style=wide
+            ),
+            "repetition_penalty": widgets.FloatSlider(
+                value=1.0, min=1.0, max=2.0, step=0.05, description="repetition penalty", style=wide
+            ),
+            "max_new_tokens": widgets.IntSlider(
+                value=max_new_tokens, min=10, max=2000, step=10, description="length", style=wide
+            ),
+            "seed": widgets.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed"),
+        }
+        self.button = widgets.Button(description="Generate", button_style="primary")
+        self.button.on_click(lambda _button: self.generate())
+        self.output = widgets.HTML()
+        self.status = widgets.Label()
+        self.text = ""
+        c = self.controls
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([c["prompt"], widgets.VBox([self.button, c["seed"]])]),
+                widgets.HBox([c["temperature"], c["top_k"], c["top_p"]]),
+                widgets.HBox([c["repetition_penalty"], c["max_new_tokens"]]),
+                self.output,
+                self.status,
+            ]
+        )
+
+    def settings(self) -> dict[str, Any]:
+        """The controls' values as :func:`stream_text` arguments (top-k 0 and top-p 1 → None)."""
+        v = {name: control.value for name, control in self.controls.items()}
+        v["top_k"] = v["top_k"] or None
+        v["top_p"] = None if v["top_p"] >= 1.0 else v["top_p"]
+        return v
+
+    def _show(self, prompt: str, text: str) -> None:
+        import html
+
+        self.output.value = (
+            "<pre style='white-space:pre-wrap; font-size:13px; line-height:1.35'>"
+            f"<b>{html.escape(prompt)}</b>{html.escape(text)}</pre>"
+        )
+
+    def generate(self) -> str:
+        """Sample a continuation with the current settings, showing it as it grows."""
+        import html
+        import time
+
+        settings = self.settings()
+        prompt = settings.pop("prompt")
+        self.text = ""
+        start = time.perf_counter()
+        try:
+            for n, text in enumerate(stream_text(self.model, self.vocab, prompt, **settings), 1):
+                self.text = text
+                if n % self.update_every == 0:
+                    self._show(prompt, text)
+        except ValueError as err:
+            self.output.value = f"<p style='color:#cf222e'>{html.escape(str(err))}</p>"
+            self.status.value = ""
+            return self.text
+        self._show(prompt, self.text)
+        seconds = time.perf_counter() - start
+        self.status.value = f"{len(self.text)} characters in {seconds:.1f} s ({len(self.text) / max(seconds, 1e-9):.0f}/s)"
+        return self.text
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+def generation_playground(model: Any, vocab: Any, **settings: Any) -> GenerationPlayground:
+    """A :class:`GenerationPlayground` for ``model`` and its ``vocab``; ``settings`` are the
+    controls' starting values (``prompt``, ``temperature``, ``top_k``, ``top_p``,
+    ``max_new_tokens``, ``seed``). Show it, then press Generate (or call ``.generate()``)."""
+    return GenerationPlayground(model, vocab, **settings)
+
+
+__all__ += ["GenerationPlayground", "generation_playground", "stream_text"]
