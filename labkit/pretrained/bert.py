@@ -68,6 +68,7 @@ __all__ = [
     "hf_key",
     "mean_pool",
     "predict",
+    "semantic_search",
     "unfreeze",
     "wordpiece",
 ]
@@ -899,3 +900,29 @@ def predict(model: nn.Module, inputs: Inputs, batch_size: int = 64) -> torch.Ten
     finally:
         model.train(was_training)
     return torch.cat(out)
+
+
+def semantic_search(
+    queries: torch.Tensor, corpus: torch.Tensor, k: int = 5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` corpus rows most similar to each query by cosine similarity, best first.
+
+    ``cos(q, c) = q·c / (‖q‖ ‖c‖)``; ``queries`` ``(Q, d)`` (or one ``(d,)`` vector) and
+    ``corpus`` ``(N, d)``. Returns ``(scores, indices)``, each ``(Q, k)``.
+    """
+    if not isinstance(queries, torch.Tensor) or queries.dim() not in (1, 2):
+        raise ValueError(f"queries must be a (Q, d) or (d,) tensor, got {_describe(queries)}")
+    if queries.dim() == 1:
+        queries = queries[None]
+    if not isinstance(corpus, torch.Tensor) or corpus.dim() != 2:
+        raise ValueError(f"corpus must be a (N, d) tensor, got {_describe(corpus)}")
+    if corpus.shape[1] != queries.shape[1]:
+        raise ValueError(
+            f"queries and corpus must have the same width d; got {queries.shape[1]} and "
+            f"{corpus.shape[1]}"
+        )
+    _positive_int("k", k)
+    if k > len(corpus):
+        raise ValueError(f"k must be at most the corpus size {len(corpus)}, got {k}")
+    cos = F.normalize(queries.float(), dim=1) @ F.normalize(corpus.float(), dim=1).T
+    return cos.topk(k, dim=1)
