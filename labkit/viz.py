@@ -1219,3 +1219,45 @@ def next_token_bars(
 
 
 __all__ += ["next_token_bars"]
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 11 (pretrained encoders): comparing classifiers
+# --------------------------------------------------------------------------------------------
+
+
+def accuracy_bars(
+    accuracies: Mapping[str, float],
+    *,
+    chance: float | None = None,
+    title: str = "Test accuracy",
+) -> go.Figure:
+    """One bar per model with its accuracy (a fraction in [0, 1], printed as a percentage),
+    and a dashed line at ``chance`` (the accuracy of guessing, e.g. 1/3 for three balanced
+    classes)."""
+    if not isinstance(accuracies, Mapping) or not accuracies:
+        raise TypeError(
+            "accuracies must be a non-empty dict {model name: accuracy}; got "
+            f"{type(accuracies).__name__}"
+        )
+    names, values = _labelled_values(list(accuracies), list(accuracies.values()))
+    if not np.all((values >= 0) & (values <= 1)):
+        raise ValueError(f"accuracies must be fractions in [0, 1]; got {values.tolist()}")
+    if chance is not None and (
+        isinstance(chance, bool) or not isinstance(chance, Real) or not 0 <= chance <= 1
+    ):
+        raise ValueError(f"chance must be None or a fraction in [0, 1]; got {chance!r}")
+    fig = bar(names, values, title=title, ylabel="accuracy", text_format=".1%")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    if chance is not None:
+        fig.add_hline(
+            y=chance,
+            line_dash="dash",
+            line_color="#888",
+            annotation_text=f"chance {chance:.1%}",
+            annotation_position="top left",
+        )
+    return fig
+
+
+__all__ += ["accuracy_bars"]

@@ -955,3 +955,138 @@ def generation_playground(model: Any, vocab: Any, **settings: Any) -> Generation
 
 
 __all__ += ["GenerationPlayground", "generation_playground", "stream_text"]
+
+
+# --------------------------------------------------------------------------- notebook 11: BERT
+
+
+def bert_attention(model: Any, tokenizer: Any, sentence: str) -> tuple[list[str], Any]:
+    """The plain function behind ``bert_attention_explorer``: the WordPiece tokens of
+    ``sentence`` (with [CLS] and [SEP]) and every head's attention weights, a tensor of shape
+    ``(layers, heads, T, T)`` (row = query token, column = key token; rows sum to 1), from a
+    ``labkit.pretrained.bert.BertModel`` and its ``Tokenizer``."""
+    import torch
+
+    from labkit.pretrained.bert import BertModel, Tokenizer
+
+    if not isinstance(model, BertModel):
+        raise TypeError(f"model must be a labkit BertModel; got {type(model).__name__}")
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(
+            f"tokenizer must be a labkit bert Tokenizer; got {type(tokenizer).__name__}"
+        )
+    if not isinstance(sentence, str) or not sentence.strip():
+        raise ValueError(f"sentence must be a non-empty str; got {sentence!r}")
+    batch = tokenizer([sentence])
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(**batch, output_attentions=True)
+    finally:
+        model.train(was_training)
+    return tokenizer.tokenize(sentence), torch.stack([a[0] for a in out.attentions])
+
+
+def bert_attention_figure(
+    model: Any, tokenizer: Any, sentence: str, layer: int = 0, head: int = 0
+) -> go.Figure:
+    """Heatmap of one head's attention in one layer for ``sentence`` (see ``bert_attention``)."""
+    tokens, weights = bert_attention(model, tokenizer, sentence)
+    n_layers, n_heads = weights.shape[:2]
+    for name, value, n in (("layer", layer, n_layers), ("head", head, n_heads)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
+            raise ValueError(f"{name} must be an int in [0, {n}); got {value!r}")
+    return viz.heatmap(
+        weights[layer, head],
+        tokens,
+        tokens,
+        title=f"Layer {layer}, head {head}: who attends to whom",
+        xlabel="key (attended to)",
+        ylabel="query (attending)",
+        zmin=0.0,
+        zmax=1.0,
+    )
+
+
+def bert_attention_explorer(model: Any, tokenizer: Any, sentences: list[str]) -> Panel:
+    """Drop-downs for the sentence, the layer and the head, driving ``bert_attention_figure``.
+    ``panel.result`` is the figure."""
+    if isinstance(sentences, str) or not sentences:
+        raise TypeError("sentences must be a non-empty list of str")
+    _, weights = bert_attention(model, tokenizer, sentences[0])  # fail here, clearly
+    n_layers, n_heads = weights.shape[:2]
+    return Panel(
+        lambda sentence, layer, head: bert_attention_figure(
+            model, tokenizer, sentence, layer, head
+        ),
+        sentence=widgets.Dropdown(options=list(sentences), description="sentence"),
+        layer=widgets.Dropdown(options=list(range(n_layers)), value=0, description="layer"),
+        head=widgets.Dropdown(options=list(range(n_heads)), value=0, description="head"),
+    )
+
+
+def search_table(
+    encoder: Any,
+    corpus_embeddings: Any,
+    lines: list[str],
+    query: str,
+    k: int = 5,
+    sources: list[str] | None = None,
+) -> Any:
+    """The plain function behind ``semantic_search_explorer``: the ``k`` ``lines`` nearest to
+    ``query`` by cosine similarity of their sentence embeddings, as a table (rank, cosine,
+    line, and the line's source when ``sources`` is given)."""
+    import pandas as pd
+
+    from labkit.pretrained.bert import SentenceEncoder, semantic_search
+
+    if not isinstance(encoder, SentenceEncoder):
+        raise TypeError(f"encoder must be a SentenceEncoder; got {type(encoder).__name__}")
+    if not isinstance(query, str) or not query.strip():
+        raise ValueError(f"query must be a non-empty str; got {query!r}")
+    if len(lines) != len(corpus_embeddings):
+        raise ValueError(
+            f"lines must have one line per row of corpus_embeddings ({len(corpus_embeddings)}); "
+            f"got {len(lines)}"
+        )
+    if sources is not None and len(sources) != len(lines):
+        raise ValueError(
+            f"sources must name one source per line ({len(lines)}); got {len(sources)}"
+        )
+    scores, idx = semantic_search(encoder.encode([query]), corpus_embeddings, k)
+    rows = {
+        "rank": list(range(1, k + 1)),
+        "cosine": [round(float(s), 3) for s in scores[0]],
+        "line": [lines[i] for i in idx[0].tolist()],
+    }
+    if sources is not None:
+        rows["source"] = [sources[i] for i in idx[0].tolist()]
+    return pd.DataFrame(rows).set_index("rank")
+
+
+def semantic_search_explorer(
+    encoder: Any,
+    corpus_embeddings: Any,
+    lines: list[str],
+    query: str = "I cannot sleep at night",
+    k: int = 5,
+    sources: list[str] | None = None,
+) -> Panel:
+    """A text box for the query and a slider for ``k``, driving ``search_table``; the table
+    updates when you press Enter. ``panel.result`` is the table."""
+    search_table(encoder, corpus_embeddings, lines, query, k, sources)  # fail here, clearly
+    return Panel(
+        lambda query, k: search_table(encoder, corpus_embeddings, lines, query, k, sources),
+        query=widgets.Text(value=query, description="query", continuous_update=False),
+        k=widgets.IntSlider(value=k, min=1, max=min(20, len(lines)), description="k"),
+    )
+
+
+__all__ += [
+    "bert_attention",
+    "bert_attention_explorer",
+    "bert_attention_figure",
+    "search_table",
+    "semantic_search_explorer",
+]
