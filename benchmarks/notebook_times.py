@@ -5,7 +5,9 @@
     .venv/bin/python benchmarks/notebook_times.py --repeat 3 notebooks/00_setup.ipynb
 
 Peak memory is the kernel's maximum resident set size (what Binder's 2 GB limit is about). Each
-notebook runs in its own child process, so the kernel's rusage is read once it has exited.
+notebook runs in its own child process, so the kernel's rusage is read once it has exited. CPU
+seconds (user + system, of the kernel) change far less than wall time when other work shares the
+machine: on a busy machine compare those, and print `uptime`'s load with the table.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ nb = nbformat.read(sys.argv[1], as_version=4)
 start = time.perf_counter()
 NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
 seconds = time.perf_counter() - start
-peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux reports KiB
-print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel, once it has exited
+peak_kib = usage.ru_maxrss  # Linux reports KiB
+print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_mib": peak_kib / 1024}))
 """
 
 
@@ -54,12 +57,14 @@ def main() -> None:
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     mode = "full" if args.full else "fast"
     print(f"# machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}; mode: {mode}")
-    print(f"{'notebook':32s} {'median s':>9s} {'peak MiB':>9s}")
+    print(f"# load average at start: {os.getloadavg()[0]:.1f}")
+    print(f"{'notebook':32s} {'median s':>9s} {'CPU s':>7s} {'peak MiB':>9s}")
     for nb in notebooks:
         runs = [run_once(nb, fast=not args.full) for _ in range(args.repeat)]
         secs = statistics.median(r["seconds"] for r in runs)
+        cpu = statistics.median(r["cpu_seconds"] for r in runs)
         peak = max(r["peak_mib"] for r in runs)
-        print(f"{nb.name:32s} {secs:9.1f} {peak:9.0f}")
+        print(f"{nb.name:32s} {secs:9.1f} {cpu:7.1f} {peak:9.0f}", flush=True)
 
 
 if __name__ == "__main__":
