@@ -16,8 +16,10 @@ repeats: score → choose a token → append it → score again. The choices:
 
 Every function works with any labkit language model — ``model(idx) -> (logits, loss)`` — and
 crops the context to the model's last ``block_size`` tokens (``model.block_size`` or
-``model.config.block_size``; models without one see the whole sequence). Generation runs without
-gradients and in eval mode (no dropout); the model's mode is restored afterwards.
+``model.config.block_size``; models without one see the whole sequence). A model with a KV cache
+(a ``next_token_logits(idx, cache)`` method) is stepped through it instead, one new token per
+step. Generation runs without gradients and in eval mode (no dropout); the model's mode is
+restored afterwards.
 
 Stop strings: with ``stop=["\\n\\n"]`` and a ``decode`` function (token ids → text), generation
 stops as soon as the decoded continuation contains a stop string, and the result is trimmed so
@@ -308,10 +310,21 @@ def _tokens(
     model: nn.Module, idx: torch.Tensor, max_new_tokens: int, settings: tuple
 ) -> Iterator[torch.Tensor]:
     """Yield each next token ``(B, 1)``. Gradients and dropout are off while the model runs,
-    and back on (as they were) while the caller holds a token."""
+    and back on (as they were) while the caller holds a token.
+
+    A model with a KV cache offers ``model.next_token_logits(idx, cache) -> (logits (B, V), cache)``
+    (see :class:`labkit.pretrained.llama.Llama`): it gets the whole sequence and the cache it
+    returned last (``None`` at first) and runs only the tokens the cache has not seen."""
+    cached = getattr(model, "next_token_logits", None)
+    cache = None
     for _ in range(max_new_tokens):
         with _inference(model):
-            nxt = _choose(_next_logits(model, idx), idx, *settings)
+            if callable(cached):
+                logits, cache = cached(idx, cache)
+                logits = logits.float()
+            else:
+                logits = _next_logits(model, idx)
+            nxt = _choose(logits, idx, *settings)
         idx = torch.cat([idx, nxt], dim=1)
         yield nxt
 
