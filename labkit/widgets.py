@@ -840,10 +840,11 @@ class GenerationPlayground:
     Generate button and the text, which grows on screen token by token as it is sampled.
 
     ``playground.controls`` holds the controls by name; ``playground.generate()`` (what the
-    button does) samples with their values, updates ``playground.output`` (an ``HTML`` widget)
-    every ``update_every`` tokens and returns the continuation, also kept in
-    ``playground.text``. top-k 0 and top-p 1 mean "off"; temperature 0 is greedy. A prompt with
-    characters the model does not know shows a message instead of text.
+    button does, and what changing a control does) samples with their values, updates
+    ``playground.output`` (an ``HTML`` widget) every ``update_every`` tokens and returns the
+    continuation, also kept in ``playground.text``. top-k 0 and top-p 1 mean "off"; temperature
+    0 is greedy. A prompt with characters the model does not know shows a message instead.
+    Sliders and the prompt box report a change when released or left, not while they move.
     """
 
     def __init__(
@@ -889,18 +890,25 @@ class GenerationPlayground:
             ),
             "seed": widgets.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed"),
         }
+        for control in self.controls.values():
+            control.continuous_update = False
+            control.observe(lambda _change: self.generate(), names="value")
         self.button = widgets.Button(description="Generate", button_style="primary")
         self.button.on_click(lambda _button: self.generate())
         self.output = widgets.HTML()
         self.status = widgets.Label()
         self.text = ""
+        area = widgets.Output()  # the text sits in an Output, like every Panel's result
+        if _in_kernel():
+            with area:
+                display(self.output)
         c = self.controls
         self.widget = widgets.VBox(
             [
                 widgets.HBox([c["prompt"], widgets.VBox([self.button, c["seed"]])]),
                 widgets.HBox([c["temperature"], c["top_k"], c["top_p"]]),
                 widgets.HBox([c["repetition_penalty"], c["max_new_tokens"]]),
-                self.output,
+                area,
                 self.status,
             ]
         )
@@ -1090,3 +1098,176 @@ __all__ += [
     "search_table",
     "semantic_search_explorer",
 ]
+
+
+# --------------------------------------------------------------------------- notebook 12: chat
+
+
+def _check_messages(history: Any) -> list[dict[str, str]]:
+    if isinstance(history, str | Mapping) or not all(
+        isinstance(m, Mapping)
+        and isinstance(m.get("role"), str)
+        and isinstance(m.get("content"), str)
+        for m in history
+    ):
+        raise TypeError('history must be a list of {"role": str, "content": str} dicts')
+    return [dict(m) for m in history]
+
+
+def chat_reply(
+    model: Any,
+    tokenizer: Any,
+    history: list[dict[str, str]],
+    message: str,
+    max_new_tokens: int = 128,
+    temperature: float = 0.7,
+    top_p: float | None = 0.9,
+    seed: int = 0,
+) -> Any:
+    """Yield the assistant's reply to ``message`` as it grows, one token at a time: the plain
+    function behind :func:`chat_panel`.
+
+    The conversation so far (``history``, a list of ``{"role", "content"}`` messages) and the new
+    user message go through the tokenizer's chat template; tokens come from
+    :func:`labkit.generate.stream` (seeded with ``seed``; ``temperature=0`` is greedy,
+    ``top_p=None`` or 1 is off) and stop at the end-of-turn token ``<|im_end|>``.
+    """
+    import torch
+
+    from labkit import generate
+
+    if not isinstance(message, str) or not message.strip():
+        raise ValueError(f"message must be a non-empty string; got {message!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0; got {seed!r}")
+    messages = [*_check_messages(history), {"role": "user", "content": message}]
+    device = next(iter(model.parameters())).device
+    idx = torch.tensor([tokenizer.encode(tokenizer.chat_prompt(messages))], device=device)
+    generator = torch.Generator(device).manual_seed(seed)
+    end = tokenizer.decode([tokenizer.eos_id])
+    tokens = generate.stream(
+        model,
+        idx,
+        max_new_tokens,
+        temperature,
+        top_p=None if top_p is None or top_p >= 1 else top_p,
+        generator=generator,
+        stop=end,
+        decode=tokenizer.decode,
+    )
+    new: list[int] = []
+    for token in tokens:
+        new.append(token)
+        yield tokenizer.decode(new)
+
+
+class ChatPanel:
+    """A chat with an instruct model: a message box, Send and Clear buttons, temperature, top-p,
+    length and seed controls, and the transcript, where the reply grows token by token.
+
+    ``chat.send("Hi!")`` (what Send does) streams a reply with the current settings, adds both
+    turns to ``chat.history`` and returns the reply; ``chat.clear()`` starts over. The transcript
+    is an ``HTML`` widget (``chat.output``), updated every ``update_every`` tokens.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        max_new_tokens: int = 128,
+        temperature: float = 0.7,
+        top_p: float = 0.9,
+        seed: int = 0,
+        update_every: int = 2,
+    ) -> None:
+        if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
+            raise ValueError(f"update_every must be an int >= 1; got {update_every!r}")
+        self.model, self.tokenizer, self.update_every = model, tokenizer, update_every
+        self.history: list[dict[str, str]] = []
+        wide = {"description_width": "initial"}
+        self.message = widgets.Text(
+            placeholder="Ask something and press Send", layout=widgets.Layout(width="420px")
+        )
+        self.controls: dict[str, widgets.ValueWidget] = {
+            "temperature": widgets.FloatSlider(
+                value=temperature,
+                min=0.0,
+                max=2.0,
+                step=0.05,
+                description="temperature",
+                style=wide,
+            ),
+            "top_p": widgets.FloatSlider(
+                value=top_p, min=0.05, max=1.0, step=0.05, description="top-p (1 = off)", style=wide
+            ),
+            "max_new_tokens": widgets.IntSlider(
+                value=max_new_tokens, min=8, max=512, step=8, description="length", style=wide
+            ),
+            "seed": widgets.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed"),
+        }
+        send = widgets.Button(description="Send", button_style="primary")
+        send.on_click(lambda _button: self.send())
+        clear = widgets.Button(description="Clear")
+        clear.on_click(lambda _button: self.clear())
+        self.output = widgets.HTML()
+        self.status = widgets.Label()
+        c = self.controls
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.message, send, clear]),
+                widgets.HBox([c["temperature"], c["top_p"]]),
+                widgets.HBox([c["max_new_tokens"], c["seed"]]),
+                self.output,
+                self.status,
+            ]
+        )
+
+    def _show(self, pending: str | None = None) -> None:
+        import html
+
+        turns = [*self.history]
+        if pending is not None:
+            turns.append({"role": "assistant", "content": pending + " ▌"})
+        self.output.value = "".join(
+            f"<p style='margin:4px 0'><b>{html.escape(m['role'])}:</b> "
+            f"<span style='white-space:pre-wrap'>{html.escape(m['content'])}</span></p>"
+            for m in turns
+        )
+
+    def send(self, message: str | None = None) -> str:
+        """Reply to ``message`` (default: the message box), streaming; returns the reply."""
+        import time
+
+        message = self.message.value if message is None else message
+        settings = {name: control.value for name, control in self.controls.items()}
+        start, reply = time.perf_counter(), ""
+        stream = chat_reply(self.model, self.tokenizer, self.history, message, **settings)
+        self.history.append({"role": "user", "content": message})
+        n = 0
+        for n, reply in enumerate(stream, 1):
+            if n % self.update_every == 0:
+                self._show(reply)
+        self.history.append({"role": "assistant", "content": reply})
+        self.message.value = ""
+        self._show()
+        seconds = time.perf_counter() - start
+        self.status.value = f"{n} tokens in {seconds:.1f} s ({n / max(seconds, 1e-9):.1f} tokens/s)"
+        return reply
+
+    def clear(self) -> None:
+        """Forget the conversation."""
+        self.history = []
+        self._show()
+        self.status.value = ""
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+def chat_panel(model: Any, tokenizer: Any, **settings: Any) -> ChatPanel:
+    """A :class:`ChatPanel` for an instruct ``model`` and its ``tokenizer`` (with ``chat_prompt``,
+    ``encode``, ``decode`` and ``eos_id``); ``settings`` are the controls' starting values."""
+    return ChatPanel(model, tokenizer, **settings)
+
+
+__all__ += ["ChatPanel", "chat_panel", "chat_reply"]

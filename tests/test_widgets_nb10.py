@@ -79,8 +79,11 @@ def test_playground_generates_with_the_controls_values_and_streams(model) -> Non
     c["top_k"].value, c["top_p"].value, c["repetition_penalty"].value = 0, 1.0, 1.0
     assert pg.settings()["top_k"] is None and pg.settings()["top_p"] is None
     assert pg.generate() == _reference(model, "ROMEO:\n", 30, 11, temperature=0.7)
-    c["temperature"].value = 0.0  # greedy
-    assert pg.generate() == _reference(model, "ROMEO:\n", 30, 0, temperature=0)
+    c["temperature"].value = 0.0  # greedy; changing a control generates at once
+    assert pg.text == _reference(model, "ROMEO:\n", 30, 0, temperature=0)
+    c["temperature"].value, c["seed"].value = 1.0, 5
+    assert pg.text == _reference(model, "ROMEO:\n", 30, 5, temperature=1.0)
+    assert all(control.continuous_update is False for control in c.values())
 
 
 def test_playground_shows_a_message_for_an_unknown_character(model) -> None:
