@@ -1261,3 +1261,55 @@ def accuracy_bars(
 
 
 __all__ += ["accuracy_bars"]
+
+
+# --------------------------------------------------------------------------- notebook 12: Llama
+
+
+def rope_circles(
+    head_dim: int = 64,
+    base: float = 10000.0,
+    positions: int = 24,
+    pairs: Sequence[int] = (0, 4, 12),
+    *,
+    title: str = "RoPE: each coordinate pair turns by its own angle per position",
+) -> go.Figure:
+    """Where rotary position embeddings move the unit vector ``(1, 0)`` of a few coordinate pairs.
+
+    Pair ``i`` (coordinates ``i`` and ``i + d/2``) is turned by ``t·θ_i`` at position ``t``, with
+    ``θ_i = base^(−2i/d)``: one marker per position ``0 … positions − 1``, one trace per pair. Low
+    pairs turn fast (they tell near positions apart), high pairs slowly (far ones).
+    """
+    for name, value in (("head_dim", head_dim), ("positions", positions)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    if head_dim % 2:
+        raise ValueError(f"head_dim must be even (coordinates turn in pairs); got {head_dim}")
+    if isinstance(base, bool) or not isinstance(base, int | float) or base <= 1:
+        raise ValueError(f"base must be a number > 1; got {base!r}")
+    if isinstance(pairs, str) or not isinstance(pairs, Sequence) or not pairs:
+        raise TypeError(f"pairs must be a non-empty list of pair indices; got {pairs!r}")
+    for i in pairs:
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < head_dim // 2:
+            raise ValueError(f"pairs must hold ints in [0, {head_dim // 2}); got {i!r}")
+    t = np.arange(positions)
+    fig = go.Figure()
+    for i in pairs:
+        theta = base ** (-2 * i / head_dim)
+        fig.add_trace(
+            go.Scatter(
+                x=np.cos(t * theta),
+                y=np.sin(t * theta),
+                mode="lines+markers+text",
+                text=[str(p) if p in (0, 1, 2, positions - 1) else "" for p in t],
+                textposition="top center",
+                name=f"pair {i}: θ = {theta:.3g} rad/position",
+            )
+        )
+    _layout(fig, title, "coordinate i", "coordinate i + d/2")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1, range=[-1.2, 1.2])
+    fig.update_xaxes(range=[-1.2, 1.2])
+    return fig
+
+
+__all__ += ["rope_circles"]

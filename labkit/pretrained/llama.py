@@ -379,6 +379,14 @@ class Llama(nn.Module):
             if p.dim() == 2:
                 nn.init.normal_(p, std=0.02)
 
+    def train(self, mode: bool = True) -> Llama:
+        """As ``nn.Module.train``, but a no-op when the mode is already set: the model has no
+        dropout, and :mod:`labkit.generate` sets eval mode around every token (walking ~300
+        modules each time would cost more than a tenth of a token's time here)."""
+        if self.training == mode:
+            return self
+        return super().train(mode)
+
     def num_params(self) -> int:
         """Parameters, counting a tied embedding/LM head once."""
         return sum(p.numel() for p in self.parameters())
