@@ -169,9 +169,16 @@ class GGUFFile:
         from gguf.quants import dequantize
 
         data, kind = self.raw(name)
-        return np.asarray(dequantize(data, kind), dtype=np.float32).reshape(
-            self.tensors[name].shape
-        )
+        out = np.require(dequantize(data, kind), np.float32, ["C", "W"])  # a copy if read-only
+        self._release(self.tensors[name].offset, data.nbytes)
+        return out.reshape(self.tensors[name].shape)
+
+    def _release(self, offset: int, size: int) -> None:
+        """Let the OS drop the file pages of a tensor already read (they stay readable), so that
+        loading a model does not keep the whole file in memory beside the float32 weights."""
+        if hasattr(self._map, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+            start = offset // mmap.PAGESIZE * mmap.PAGESIZE
+            self._map.madvise(mmap.MADV_DONTNEED, start, offset + size - start)
 
 
 def read_gguf(path: str | Path) -> GGUFFile:

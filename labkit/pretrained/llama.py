@@ -526,7 +526,7 @@ def from_gguf(
             w = unpermute_qk(w, config.n_head)
         elif ".attn_k." in name:
             w = unpermute_qk(w, config.n_kv_head)
-        state[_our_name(name)] = torch.from_numpy(np.array(w, dtype=np.float32)).to(dtype)
+        state[_our_name(name)] = torch.from_numpy(np.require(w, np.float32, ["C", "W"])).to(dtype)
         del w
     if config.tie_weights:
         state["lm_head.weight"] = state["embed_tokens.weight"]
