@@ -43,6 +43,7 @@ from labkit.nn import _check_tokens
 __all__ = ["GPT", "GPTConfig", "PRESETS", "Block", "sinusoidal_positions"]
 
 POS_EMBEDDINGS = ("learned", "sinusoidal")
+GELUS = ("tanh", "exact")
 
 #: Named sizes. "gpt2" is GPT-2 small (124M parameters); "shakespeare-char" is the character-level
 #: model of nanoGPT's Shakespeare example. Pass ``vocab_size`` (and any other field) to override.
@@ -70,6 +71,8 @@ class GPTConfig:
     - ``tie_weights``: the LM head reuses the token embedding matrix (GPT-2: True).
     - ``attn_impl``: ``"fast"`` (fused kernel) or ``"reference"`` (the formula; can return
       attention maps). Both compute the same thing.
+    - ``gelu``: ``"tanh"``, GPT-2's approximation ``x/2·(1 + tanh(√(2/π)(x + 0.044715x³)))``, or
+      ``"exact"``, ``x·Φ(x)`` (nanoGPT's choice; on the CPU several times faster to compute).
 
     ``GPTConfig.preset("tiny", vocab_size=65)`` gives a named size (see :data:`PRESETS`).
     """
@@ -84,6 +87,7 @@ class GPTConfig:
     pos_embedding: str = "learned"
     tie_weights: bool = True
     attn_impl: str = "fast"
+    gelu: str = "tanh"
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -102,6 +106,8 @@ class GPTConfig:
             raise _bad("pos_embedding", f"one of {POS_EMBEDDINGS}", self.pos_embedding)
         if self.attn_impl not in IMPLS:
             raise _bad("attn_impl", f"one of {IMPLS}", self.attn_impl)
+        if self.gelu not in GELUS:
+            raise _bad("gelu", f"one of {GELUS}", self.gelu)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> GPTConfig:
@@ -196,7 +202,7 @@ class MLP(nn.Module):
         super().__init__()
         d = config.n_embd
         self.fc = nn.Linear(d, 4 * d, bias=config.bias)  # W₁
-        self.gelu = nn.GELU(approximate="tanh")  # GPT-2's GELU
+        self.gelu = nn.GELU(approximate="tanh" if config.gelu == "tanh" else "none")
         self.proj = nn.Linear(4 * d, d, bias=config.bias)  # W₂ (a residual projection)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -292,9 +298,13 @@ class GPT(nn.Module):
         return self.config.flops_per_token(T, training=training)
 
     def _embed(self, idx: torch.Tensor) -> torch.Tensor:
-        """Check ``idx`` and return ``x₀ = E[idx] + P[0:T]`` (after dropout), shape (B, T, d)."""
+        """Check ``idx`` and return ``x₀ = E[idx] + P[0:T]`` (after dropout), shape (B, T, d).
+
+        Under ``torch.compile`` the token ids (here and the targets in :meth:`forward`) are not
+        range-checked: that reads their values and would cut the compiled graph in pieces."""
         c = self.config
-        _check_tokens("idx", idx, c.vocab_size)
+        if not torch.compiler.is_compiling():
+            _check_tokens("idx", idx, c.vocab_size)
         T = idx.shape[1]
         if T > c.block_size:
             raise ValueError(
@@ -325,7 +335,8 @@ class GPT(nn.Module):
         logits = self.lm_head(self.ln_f(x))  # (B, T, V)
         if targets is None:
             return logits, None
-        _check_tokens("targets", targets, c.vocab_size, shape=(B, T), ignore=-100)
+        if not torch.compiler.is_compiling():
+            _check_tokens("targets", targets, c.vocab_size, shape=(B, T), ignore=-100)
         loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T).long())
         return logits, loss
 

@@ -217,9 +217,13 @@ def make_optimizer(
     ]
     dev = as_device(device) if device is not None else params[0].device
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, **_kernel_flags(dev, "sgd"))
+        return torch.optim.SGD(
+            groups, lr=config.lr, momentum=config.momentum, **_kernel_flags(dev, "sgd")
+        )
     cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
-    return cls(groups, lr=config.lr, betas=config.betas, eps=config.eps, **_kernel_flags(dev, "adam"))
+    return cls(
+        groups, lr=config.lr, betas=config.betas, eps=config.eps, **_kernel_flags(dev, "adam")
+    )
 
 
 def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
@@ -451,7 +455,8 @@ class Trainer:
         c = self.config
         self._snapshot = (self.step, *self._rng_state())
         self._in_update = True
-        self.model.train()
+        if not self.model.training:  # (train() walks every submodule: only when needed)
+            self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         x, y = self.get_batch("train", self.batch_generator)
         lr = learning_rate(self.step + 1, c)
@@ -459,9 +464,12 @@ class Trainer:
             group["lr"] = lr
         loss = self._loss(x, y)
         loss.backward()
-        params = [p for p in self.model.parameters() if p.grad is not None]
+        params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
         if c.grad_clip is not None:
-            norm = torch.nn.utils.clip_grad_norm_(params, c.grad_clip)  # returns the norm before
+            # returns the norm before clipping; foreach: one kernel for all tensors instead of
+            # one per tensor (torch's default on CUDA only)
+            foreach = True if self.device.type in ("cpu", "cuda") else None
+            norm = torch.nn.utils.clip_grad_norm_(params, c.grad_clip, foreach=foreach)
         else:
             norm = _total_norm([p.grad for p in params])
         self.optimizer.step()

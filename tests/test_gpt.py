@@ -88,6 +88,31 @@ def test_init_follows_gpt2():
     assert model.lm_head.weight is model.tok_emb.weight
 
 
+@pytest.mark.parametrize("gelu", ["tanh", "exact"])
+def test_mlp_gelu_is_the_chosen_formula(gelu):
+    torch.manual_seed(0)
+    mlp = GPT(tiny(gelu=gelu)).blocks[0].mlp
+    x = torch.randn(2, 5, 32)
+    h = x @ mlp.fc.weight.T + mlp.fc.bias
+    if gelu == "exact":  # x·Φ(x)
+        act = h / 2 * (1 + torch.erf(h / math.sqrt(2)))
+    else:
+        act = h / 2 * (1 + torch.tanh(math.sqrt(2 / math.pi) * (h + 0.044715 * h**3)))
+    torch.testing.assert_close(mlp(x), act @ mlp.proj.weight.T + mlp.proj.bias)
+    assert GPTConfig(vocab_size=5).gelu == "tanh"  # GPT-2's, the default
+
+
+def test_token_checks_are_left_out_of_a_compiled_graph(monkeypatch):
+    model = GPT(tiny())
+    idx = torch.randint(0, 11, (2, 8))
+    with pytest.raises(ValueError, match="targets must hold token ids"):
+        model(idx, torch.full((2, 8), 11))
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    with pytest.raises(IndexError, match="out of bounds"):  # torch's own error: no check ran
+        model(idx, torch.full((2, 8), 11))
+    assert torch.isfinite(model(idx, idx)[1])
+
+
 @pytest.mark.parametrize("pos", ["learned", "sinusoidal"])
 def test_reference_and_fast_attention_give_the_same_logits(pos):
     torch.manual_seed(1)
@@ -155,6 +180,8 @@ def test_errors_name_the_argument():
         GPTConfig(vocab_size=5, pos_embedding="rotary")
     with pytest.raises(ValueError, match="attn_impl must be one of"):
         GPTConfig(vocab_size=5, attn_impl="flash")
+    with pytest.raises(ValueError, match=r"gelu must be one of \('tanh', 'exact'\); got 'relu'"):
+        GPTConfig(vocab_size=5, gelu="relu")
     with pytest.raises(ValueError, match="preset name must be one of"):
         GPTConfig.preset("huge", vocab_size=5)
     with pytest.raises(TypeError, match="needs vocab_size"):
