@@ -2,7 +2,8 @@
 
 - ``labkit.pretrained.registry``: which weights, from where, verified (``fetch``).
 - ``labkit.pretrained.bert``: a BERT encoder built from ``labkit.attention`` (notebook 11).
-- ``labkit.pretrained.llama``: a Llama decoder that reads GGUF weights (notebook 12).
+- ``labkit.pretrained.llama``: a Llama decoder that reads GGUF weights (notebook 12);
+  ``labkit.pretrained.gguf_reader`` reads the GGUF file format.
 
 ``load(name)`` fetches model ``name`` into the cache and returns its path (see
 ``registry.fetch``). Importing this package is cheap: the submodules (and torch, tokenizers,
@@ -16,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from labkit.pretrained import bert, llama, registry
+    from labkit.pretrained import bert, gguf_reader, llama, registry
 
-__all__ = ["bert", "llama", "load", "registry"]
+__all__ = ["bert", "gguf_reader", "llama", "load", "registry"]
 
-_SUBMODULES = {"bert", "llama", "registry"}
+_SUBMODULES = {"bert", "gguf_reader", "llama", "registry"}
 
 
 def load(name: str, *, progress: bool = True, source: str = "pypi") -> Path:
