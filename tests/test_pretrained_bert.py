@@ -188,6 +188,12 @@ def test_encode_keeps_the_order_given(model, tok):
     together = enc.encode(TEXTS, batch_size=3)
     one_by_one = torch.cat([enc.encode(t) for t in TEXTS])
     assert torch.allclose(together, one_by_one, atol=1e-5)
+    model.train()  # dropout on: encode still switches it off, and puts the mode back
+    try:
+        assert torch.allclose(enc.encode(TEXTS, batch_size=3), together, atol=1e-6)
+        assert model.training
+    finally:
+        model.eval()
 
 
 def test_mean_pool_ignores_padding():

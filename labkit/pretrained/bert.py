@@ -668,15 +668,20 @@ class SentenceEncoder:
         device = next(self.model.parameters()).device
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = torch.empty(len(texts), self.model.config.hidden_size)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            batch = self.tokenizer([texts[i] for i in idx])
-            batch = {k: v.to(device) for k, v in batch.items()}
-            h = self.model(**batch).last_hidden_state
-            e = mean_pool(h, batch["attention_mask"])
-            if normalize:
-                e = F.normalize(e, p=2, dim=1)
-            out[idx] = e.float().cpu()
+        was_training = self.model.training
+        self.model.eval()  # no dropout: the same text always gets the same embedding
+        try:
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                batch = self.tokenizer([texts[i] for i in idx])
+                batch = {k: v.to(device) for k, v in batch.items()}
+                h = self.model(**batch).last_hidden_state
+                e = mean_pool(h, batch["attention_mask"])
+                if normalize:
+                    e = F.normalize(e, p=2, dim=1)
+                out[idx] = e.float().cpu()
+        finally:
+            self.model.train(was_training)
         return out
 
 
