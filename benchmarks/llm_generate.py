@@ -127,13 +127,15 @@ def main() -> None:
     generate.greedy(model, ids, 4)  # warm-up
     ref.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=4, do_sample=False)
     times: dict[str, list[float]] = {"labkit": [], "transformers": []}
+    cpu: dict[str, list[float]] = {"labkit": [], "transformers": []}
     outputs = {}
     for r in range(args.repeats):
         order = (("labkit", ours), ("transformers", theirs))
         for name, fn in order if r % 2 == 0 else order[::-1]:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             outputs[name] = fn()
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
     same = torch.equal(outputs["labkit"], outputs["transformers"])
 
     print(
@@ -151,6 +153,11 @@ def main() -> None:
     )
     print(
         f"greedy tokens equal: {same}; continuation: {tok.decode(outputs['labkit'][0, ids.shape[1] :])[:70]!r}"
+    )
+    ours_cpu, ref_cpu = (n / statistics.median(cpu[k]) for k in ("labkit", "transformers"))
+    print(
+        f"per CPU second (less sensitive to other work on the machine): labkit {ours_cpu:.1f}, "
+        f"transformers {ref_cpu:.1f} tokens, ratio {ours_cpu / ref_cpu:.2f}"
     )
     ours_s = n / statistics.median(times["labkit"])
     ref_s = n / statistics.median(times["transformers"])

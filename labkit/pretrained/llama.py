@@ -59,6 +59,8 @@ __all__ = [
 ]
 
 IMPLS = ("fast", "reference")
+# torch ≥ 2.5's fused attention shares key/value heads among query heads itself (enable_gqa)
+_SDPA_GQA = tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 5)
 
 
 def _bad(field: str, expected: str, value: Any) -> ValueError:
@@ -297,20 +299,23 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = cache.append(layer, k, v)
         n_rep = self.n_head // self.n_kv_head
-        y = self._attend(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep))
+        if not (self.impl == "fast" and _SDPA_GQA):  # the fused kernel can share K/V heads itself
+            k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)
+        y = self._attend(q, k, v)
         return self.o_proj(y.transpose(1, 2).reshape(b, t, -1))
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``softmax(q kᵀ/√d + mask) v``; the ``T_q`` queries are the last ``T_q`` of the ``T_k`` keys."""
         t_q, t_k = q.shape[2], k.shape[2]
         if self.impl == "fast":
+            gqa = {"enable_gqa": True} if k.shape[1] != q.shape[1] else {}
             if t_q == 1:  # one new token sees every key
-                return F.scaled_dot_product_attention(q, k, v)
+                return F.scaled_dot_product_attention(q, k, v, **gqa)
             if t_q == t_k:
-                return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                return F.scaled_dot_product_attention(q, k, v, is_causal=True, **gqa)
         mask = torch.ones(t_q, t_k, dtype=torch.bool, device=q.device).tril(diagonal=t_k - t_q)
         if self.impl == "fast":
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **gqa)
         scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
         scores = scores.masked_fill(~mask, float("-inf"))
         return torch.softmax(scores.float(), dim=-1).to(v.dtype) @ v
