@@ -17,20 +17,24 @@ TORCH_INDEX ?=
 PIP_INDEX   := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 ROOT_FLAG   := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # The browser test (tests/browser: JupyterLab driven by headless Chromium through playwright).
-# Run it with `make test-browser` (needs Debian/Ubuntu's chromium: apt-get install chromium).
+# `make test` runs it after the other tests when Chromium is installed (Debian/Ubuntu:
+# apt-get install chromium); `make test BROWSER=0` leaves it out, `make test-browser` runs it alone.
 CHROMIUM     ?= /usr/bin/chromium
+BROWSER      ?= $(if $(wildcard $(CHROMIUM)),1,0)
 BROWSER_ARGS ?=
-BROWSER_TEST  = $(if $(wildcard $(CHROMIUM)),LABKIT_CHROMIUM=$(CHROMIUM) ,)LABKIT_FAST=1 $(PY) -m pytest tests/browser -p no:cacheprovider $(BROWSER_ARGS)
+BROWSER_TEST  = $(if $(wildcard $(CHROMIUM)),LABKIT_CHROMIUM=$(CHROMIUM) ,)OMP_NUM_THREADS=1 LABKIT_FAST=1 $(PY) -m pytest tests/browser -p no:cacheprovider $(BROWSER_ARGS)
 
 .PHONY: lab test setup data lint classroom clean-venv help
-.PHONY: test-browser screenshots
+.PHONY: test-browser screenshots binder-check
 
 help:
 	@echo "make lab        set up (first time) and open the course in JupyterLab"
-	@echo "make test       set up (first time) and run unit tests + every notebook (fast mode)"
+	@echo "make test       set up (first time) and run unit tests + every notebook (fast mode),"
+	@echo "                then the browser test when Chromium is installed (BROWSER=0: skip it)"
 	@echo "make classroom  write instructor notebooks (nbgrader source format) to classroom/"
 	@echo "make test-browser  run every notebook in JupyterLab in headless Chromium"
 	@echo "make screenshots   write the README's pictures to docs/img/"
+	@echo "make binder-check  build the Binder environment in a fresh venv and run notebook 00 in it"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,12 +55,20 @@ lab: data
 test: data
 	$(PY) -m ruff check labkit tests benchmarks
 	OMP_NUM_THREADS=1 LABKIT_FAST=1 $(PY) -m pytest tests notebooks -n $(TEST_WORKERS) --dist loadfile --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
+ifeq ($(BROWSER),1)
+	$(BROWSER_TEST)
+else
+	@echo "browser test skipped: no Chromium at $(CHROMIUM) (apt-get install chromium), or BROWSER=0"
+endif
 
 test-browser: data
 	$(BROWSER_TEST)
 
 screenshots: data
 	$(if $(wildcard $(CHROMIUM)),LABKIT_CHROMIUM=$(CHROMIUM) ,)$(PY) tests/browser/screenshots.py
+
+binder-check:
+	bash binder/check.sh
 
 classroom: setup
 	$(PY) -m labkit classroom export classroom

@@ -84,7 +84,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for name, r in REPORT.items():
         tr.write_line(
             f"{name}: {r.get('widgets', '?')} widget outputs, {r.get('plots', '?')} plots, "
-            f"interaction: {r.get('interaction') or 'none (no widget panel)'}"
+            f"{len(r.get('interactions', []))} widget panels turned"
         )
+        for line in r.get("interactions", []):
+            tr.write_line(f"  {line}")
         if r.get("screenshot"):
             tr.write_line(f"screenshot {name}: {r['screenshot']}")

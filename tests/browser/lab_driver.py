@@ -532,33 +532,87 @@ class Notebook:
                 return state
             self.page.wait_for_timeout(500)
 
-    # ---- one interaction -----------------------------------------------------------------
+    # ---- interactions ----------------------------------------------------------------------
 
-    def interact(self, timeout: float = 120) -> str | None:
-        """Turn the first knob of the first widget panel (a slider, else a text box) and check
-        that the panel's output changes. Returns what was done, None when there is no panel."""
-        base = ".jp-Notebook .widget-vbox:has(> .widget-output)"
-        sliders = self.page.locator(f"{base}:has(.widget-hslider .noUi-handle)")
-        texts = self.page.locator(f"{base}:is(:has(textarea), :has(input[type=text]))")
-        if sliders.count():
-            panel = sliders.first
-        elif texts.count():
-            panel = texts.first
-        else:
-            return None
+    # A widget panel: an outermost VBox in a cell's output (the labkit Panel, the generation
+    # playground, the chat); nested boxes are parts of one.
+    PANEL = ".jp-OutputArea-output .widget-vbox:not(.widget-vbox .widget-vbox)"
+    # Where a panel shows its result: Output areas and HTML widgets (not the controls' labels).
+    SHOWN = ".widget-output, .widget-html"
+
+    def interact(self, timeout: float = 180) -> list[str]:
+        """Turn one knob of every widget panel and check that what the panel shows changes.
+
+        Per panel, the first of: type into its text box and press its primary button (the chat's
+        Send, the playground's Generate); move its slider one step (ArrowLeft, or ArrowRight at
+        the minimum); pick the next option of its drop-down; edit its text box and submit.
+        Returns what was done, one line per panel (empty when the notebook has no panel); a panel
+        with no output area or no knob of these kinds fails.
+        """
+        panels = self.page.locator(self.PANEL)
+        done = []
         t0 = time.monotonic()
-        panel.scroll_into_view_if_needed()
-        output = panel.locator("> .widget-output").first
-        before = output.inner_html()
+        for i in range(panels.count()):
+            panel = panels.nth(i)
+            panel.scroll_into_view_if_needed()
+            shown = panel.locator(self.SHOWN)
+            if not shown.count():
+                raise NotebookError(f"{self.name}: widget panel {i + 1} shows no output area")
+
+            before = self._shown_html(shown)
+            did = self._turn_knob(panel)
+            if did is None:
+                raise NotebookError(f"{self.name}: widget panel {i + 1} has no knob to turn")
+            what = f"panel {i + 1}'s output to change after: {did}"
+            self._poll(lambda s=shown, b=before: self._changed(s, b), what, timeout)
+            done.append(f"panel {i + 1}: {did}")
+        self.timings["interact"] = time.monotonic() - t0
+        return done
+
+    @staticmethod
+    def _shown_html(shown: Any) -> str:
+        return "".join(shown.nth(j).inner_html() for j in range(shown.count()))
+
+    def _changed(self, shown: Any, before: str) -> bool:
+        html = self._shown_html(shown)
+        return (
+            html != before
+            and "Loading widget" not in html
+            and ("js-plotly-plot" not in before or "main-svg" in html)
+        )
+
+    def _turn_knob(self, panel: Any) -> str | None:
+        texts = panel.locator("textarea, input[type=text]")
+        button = panel.locator("button.mod-primary")
         handle = panel.locator(".widget-hslider .noUi-handle")
+        select = panel.locator("select")
+        if texts.count() and button.count():
+            box = texts.first
+            old = box.input_value()
+            new = old[:-1] if old.strip() else "Say hello in three words."
+            box.fill(new)
+            button.first.click()
+            return f"typed {new!r}, pressed {button.first.inner_text().strip()!r}"
         if handle.count():
             readout = panel.locator(".widget-hslider .widget-readout").first
             old = readout.inner_text().strip()
             handle.first.focus()
             self.page.keyboard.press("ArrowLeft")
-            did = f"slider ArrowLeft ({old} -> {readout.inner_text().strip()})"
-        else:
-            box = panel.locator("textarea, input[type=text]").first
+            key = "ArrowLeft"
+            if readout.inner_text().strip() == old:  # already at the minimum
+                self.page.keyboard.press("ArrowRight")
+                key = "ArrowRight"
+            return f"slider {key} ({old} -> {readout.inner_text().strip()})"
+        if select.count():
+            options = select.first.locator("option")
+            if options.count() < 2:
+                return None
+            old = select.first.input_value()
+            index = 1 if options.nth(0).get_attribute("value") == old else 0
+            select.first.select_option(index=index)
+            return f"drop-down {old!r} -> {select.first.input_value()!r}"
+        if texts.count():
+            box = texts.first
             old = box.input_value()
             # a small edit of what the notebook put there (its last character deleted), so the
             # text stays valid for the box (a date, a sentence); an empty box gets two words
@@ -566,19 +620,8 @@ class Notebook:
             box.fill(new)
             # Enter submits a Text with continuous_update=False; Tab (blur) a Textarea
             box.press("Tab" if box.evaluate("el => el.tagName") == "TEXTAREA" else "Enter")
-            did = f"text box {old!r} -> {new!r}"
-
-        def changed() -> bool:
-            html = output.inner_html()
-            return (
-                html != before
-                and "Loading widget" not in html
-                and ("js-plotly-plot" not in before or "main-svg" in html)
-            )
-
-        self._poll(changed, f"the widget output to change after: {did}", timeout)
-        self.timings["interact"] = time.monotonic() - t0
-        return did
+            return f"text box {old!r} -> {new!r}"
+        return None
 
     # ---- pictures --------------------------------------------------------------------------
 

@@ -44,10 +44,10 @@ class Target:
 
 
 TARGETS = [
-    Target("00_setup.ipynb", "widgets.char_frequency_explorer(", "char-frequency-explorer.png"),
-    Target("00_setup.ipynb", "viz.char_frequency_bar(text, top_n=30)", "char-frequency.png"),
     Target("01_nlp_basics.ipynb", "widgets.tokenizer_explorer(", "tokenizer-explorer.png"),
+    Target("11_pretrained_encoders.ipynb", "widgets.bert_attention_explorer(", "bert-attention.png"),
     Target("08_transformer_gpt.ipynb", "viz.loss_curves(history", "loss-curve.png"),
+    Target("12_run_a_real_llm.ipynb", "widgets.chat_panel(", "chat-panel.png"),
 ]
 
 

@@ -6,7 +6,8 @@ Cells, wait until the kernel is idle and every code cell has run, then check tha
 - no cell produced an error output;
 - every ipywidget rendered as a live widget (not "Loading widget..." or its text fallback);
 - every plotly figure rendered as an interactive plot (``.js-plotly-plot`` with its SVG);
-- turning a knob works: the first widget panel's slider (or text box) changes its output;
+- turning a knob works: in every widget panel (explorers, the generation playground, the chat)
+  a slider, drop-down, text box or Send/Generate button changes what the panel shows;
 - the page made no request to any host but 127.0.0.1 / localhost (plotly.js, MathJax, fonts:
   all served by the local JupyterLab; non-local requests are aborted and fail the test).
 
@@ -17,12 +18,25 @@ Per-notebook timings and the request count by host are printed at the end.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 
 import lab_driver
 import pytest
 
 NOTEBOOKS = [p.name for p in lab_driver.notebooks()]
+# labkit.widgets calls that show a panel with knobs (so the notebook must have one to turn)
+PANEL_CALLS = ("_explorer(", "generation_playground(", "chat_panel(")
+
+
+def has_panel(name: str) -> bool:
+    cells = json.loads((lab_driver.NOTEBOOKS / name).read_text(encoding="utf-8"))["cells"]
+    return any(
+        call in "".join(c["source"])
+        for c in cells
+        if c["cell_type"] == "code"
+        for call in PANEL_CALLS
+    )
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS, ids=[n.removesuffix(".ipynb") for n in NOTEBOOKS])
@@ -47,7 +61,9 @@ def test_notebook_in_jupyterlab(name, lab_server, browser, browser_report):
         report["widgets"] = sum(c["widgets"] for c in state["cells"])
         report["plots"] = sum(c["plots"] + c["nestedPlots"] for c in state["cells"])
 
-        report["interaction"] = nb.interact()
+        report["interactions"] = nb.interact()
+        if has_panel(name):
+            assert report["interactions"], f"{name}: its widget panel was not found in the page"
         nb.timings["checks"] = time.monotonic() - t0 - nb.timings["open"] - nb.timings["run"]
     finally:
         nb.timings["total"] = time.monotonic() - t0
