@@ -29,7 +29,12 @@ import nbformat
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
 start = time.perf_counter()
-NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+client = NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}})
+# nbclient plays an ipywidgets front end for Output widgets and sends their state back on the
+# shell channel while it waits for replies there, which can block a cell forever (nbclient
+# issue 312); widget state is not needed for timing, so it is left out.
+client.comm_open_handlers = {"jupyter.widget": lambda msg: None}
+client.execute()
 seconds = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel, once it has exited
 peak_kib = usage.ru_maxrss  # Linux reports KiB
