@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "wsd")
 HISTORY_COLUMNS = ["step", "lr", "train_loss", "val_loss", "grad_norm", "tokens_seen", "elapsed"]
 _EVAL_SEED_OFFSET = 1_000_003  # validation batches use their own, fixed generator
 
@@ -86,8 +86,10 @@ class TrainConfig:
     - ``batch_size``, ``block_size``: sequences per batch, tokens per sequence.
     - ``optimizer``: ``"sgd"``, ``"adam"`` or ``"adamw"``; ``lr``, ``weight_decay``, ``betas``,
       ``eps`` (Adam/AdamW), ``momentum`` (SGD).
-    - ``schedule``: ``"constant"`` or ``"cosine"``, after ``warmup_steps`` of linear warm-up;
-      cosine decays to ``min_lr`` at ``max_steps`` (see :func:`learning_rate`).
+    - ``schedule``: ``"constant"``, ``"cosine"`` or ``"wsd"``, after ``warmup_steps`` of linear
+      warm-up; cosine decays to ``min_lr`` at ``max_steps``; wsd (warm-up, stable, decay) holds
+      ``lr`` and decays linearly to ``min_lr`` over the last ``decay_fraction`` of the run (see
+      :func:`learning_rate`).
     - ``grad_clip``: ``None`` or the largest allowed total gradient norm.
     - ``eval_every``: validate every this many steps (and at ``max_steps``) on ``eval_batches``
       fixed batches; ``early_stopping_patience``: stop after this many validations without a new
@@ -112,6 +114,7 @@ class TrainConfig:
     schedule: str = "constant"
     warmup_steps: int = 0
     min_lr: float = 0.0
+    decay_fraction: float = 0.2
     grad_clip: float | None = None
     eval_every: int = 100
     eval_batches: int = 20
@@ -157,6 +160,8 @@ class TrainConfig:
                 raise _bad(name, "a finite number >= 0", v)
         if self.min_lr > self.lr:
             raise _bad("min_lr", f"<= lr ({self.lr})", self.min_lr)
+        if not _is_num(self.decay_fraction) or not 0 < self.decay_fraction <= 1:
+            raise _bad("decay_fraction", "a number in (0, 1]", self.decay_fraction)
         if not _is_num(self.eps) or self.eps <= 0:
             raise _bad("eps", "a finite number > 0", self.eps)
         if self.grad_clip is not None and (not _is_num(self.grad_clip) or self.grad_clip <= 0):
@@ -187,12 +192,22 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     - ``"constant"`` afterwards: ``η``
     - ``"cosine"`` afterwards:   ``min_lr + ½ (η − min_lr) (1 + cos(π · (step − W) / (T − W)))``,
       from η at ``step = W`` down to ``min_lr`` at ``step = T``.
+    - ``"wsd"`` afterwards: ``η`` until ``S = max(W, T − D)`` with ``D = round(decay_fraction · T)``,
+      then ``min_lr + (η − min_lr) (T − step) / (T − S)``, a straight line down to ``min_lr`` at
+      ``step = T``. Holding the peak longer than cosine does helps a short run that is still far
+      from converged; the final decay gives the drop in loss that annealing brings (Hu et al.
+      2024, MiniCPM; Hägele et al. 2024).
     """
     c = config
     if step < c.warmup_steps:
         return c.lr * step / c.warmup_steps
     if c.schedule == "constant" or c.max_steps == c.warmup_steps:
         return c.lr
+    if c.schedule == "wsd":
+        start = max(c.warmup_steps, c.max_steps - round(c.decay_fraction * c.max_steps))
+        if step <= start:
+            return c.lr
+        return c.min_lr + (c.lr - c.min_lr) * max(0, c.max_steps - step) / (c.max_steps - start)
     progress = min(1.0, (step - c.warmup_steps) / (c.max_steps - c.warmup_steps))
     return c.min_lr + 0.5 * (c.lr - c.min_lr) * (1.0 + math.cos(math.pi * progress))
 

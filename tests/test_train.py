@@ -350,6 +350,22 @@ def test_cosine_schedule_matches_the_closed_form():
     assert [learning_rate(s, constant) for s in (1, 2, 4, 20)] == [0.125, 0.25, 0.5, 0.5]
 
 
+def test_wsd_schedule_warms_up_holds_then_decays_linearly():
+    # T = 110, W = 10, decay over the last round(0.2 * 110) = 22 updates: from step 88 to 110
+    cfg = config(
+        schedule="wsd", lr=1.0, warmup_steps=10, min_lr=0.1, max_steps=110, decay_fraction=0.2
+    )
+    lrs = {s: learning_rate(s, cfg) for s in range(1, 111)}
+    assert [lrs[s] for s in (1, 5, 9)] == pytest.approx([0.1, 0.5, 0.9])  # warm-up
+    assert all(lrs[s] == 1.0 for s in range(10, 89))  # stable: the peak, from W to T - D
+    for s in range(88, 111):  # decay: a straight line from (88, 1.0) to (110, 0.1)
+        assert lrs[s] == pytest.approx(0.1 + 0.9 * (110 - s) / 22)
+    assert lrs[110] == pytest.approx(0.1)
+    # a decay longer than the run after warm-up starts right after warm-up
+    whole = config(schedule="wsd", lr=1.0, warmup_steps=10, max_steps=20, decay_fraction=1.0)
+    assert [learning_rate(s, whole) for s in (10, 15, 20)] == pytest.approx([1.0, 0.5, 0.0])
+
+
 def test_history_lr_follows_the_schedule_and_reaches_the_optimizer():
     cfg = config(schedule="cosine", lr=1e-2, warmup_steps=5, min_lr=1e-3, max_steps=12)
     seen = []
@@ -380,6 +396,8 @@ def test_history_lr_follows_the_schedule_and_reaches_the_optimizer():
         ("betas", (0.9, 1.5)),
         ("early_stopping_patience", 0),
         ("min_lr", 1.0),
+        ("decay_fraction", 0.0),
+        ("decay_fraction", 1.5),
         ("amp", "yes"),
     ],
 )
