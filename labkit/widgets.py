@@ -1017,20 +1017,23 @@ def bert_attention_figure(
     )
 
 
-def bert_attention_explorer(model: Any, tokenizer: Any, sentences: list[str]) -> Panel:
-    """Drop-downs for the sentence, the layer and the head, driving ``bert_attention_figure``.
-    ``panel.result`` is the figure."""
+def bert_attention_explorer(
+    model: Any, tokenizer: Any, sentences: list[str], layer: int = 0, head: int = 0
+) -> Panel:
+    """Drop-downs for the sentence, the layer and the head, driving ``bert_attention_figure``;
+    it opens on ``layer`` and ``head``. ``panel.result`` is the figure."""
     if isinstance(sentences, str) or not sentences:
         raise TypeError("sentences must be a non-empty list of str")
-    _, weights = bert_attention(model, tokenizer, sentences[0])  # fail here, clearly
+    bert_attention_figure(model, tokenizer, sentences[0], layer, head)  # fail here, clearly
+    _, weights = bert_attention(model, tokenizer, sentences[0])
     n_layers, n_heads = weights.shape[:2]
     return Panel(
         lambda sentence, layer, head: bert_attention_figure(
             model, tokenizer, sentence, layer, head
         ),
         sentence=widgets.Dropdown(options=list(sentences), description="sentence"),
-        layer=widgets.Dropdown(options=list(range(n_layers)), value=0, description="layer"),
-        head=widgets.Dropdown(options=list(range(n_heads)), value=0, description="head"),
+        layer=widgets.Dropdown(options=list(range(n_layers)), value=layer, description="layer"),
+        head=widgets.Dropdown(options=list(range(n_heads)), value=head, description="head"),
     )
 
 

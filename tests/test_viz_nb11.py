@@ -76,6 +76,9 @@ def test_bert_attention_figure_and_explorer(small):
     assert panel.result.layout.title.text.startswith("Layer 1, head 2")
     assert len(panel.result.data[0].z) == 7
     assert list(panel.controls["head"].options) == [0, 1, 2, 3]
+    opened = widgets.bert_attention_explorer(model, tok, ["Hello world"], layer=1, head=3)
+    assert (opened.controls["layer"].value, opened.controls["head"].value) == (1, 3)
+    assert np.allclose(opened.result.data[0].z, w[1, 3].numpy())
 
 
 def test_bert_attention_rejects_bad_input(small):
@@ -90,6 +93,10 @@ def test_bert_attention_rejects_bad_input(small):
         widgets.bert_attention(torch.nn.Linear(2, 2), tok, "Hello")
     with pytest.raises(TypeError, match="sentences must be a non-empty list"):
         widgets.bert_attention_explorer(model, tok, "Hello")
+    with pytest.raises(ValueError, match=r"layer must be an int in \[0, 2\); got 5"):
+        widgets.bert_attention_explorer(model, tok, ["Hello"], layer=5)
+    with pytest.raises(ValueError, match=r"head must be an int in \[0, 4\); got 1.5"):
+        widgets.bert_attention_explorer(model, tok, ["Hello"], head=1.5)
 
 
 def test_search_table_and_explorer(small):
