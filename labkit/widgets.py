@@ -1025,8 +1025,7 @@ def bert_attention_explorer(
     if isinstance(sentences, str) or not sentences:
         raise TypeError("sentences must be a non-empty list of str")
     bert_attention_figure(model, tokenizer, sentences[0], layer, head)  # fail here, clearly
-    _, weights = bert_attention(model, tokenizer, sentences[0])
-    n_layers, n_heads = weights.shape[:2]
+    n_layers, n_heads = model.config.num_hidden_layers, model.config.num_attention_heads
     return Panel(
         lambda sentence, layer, head: bert_attention_figure(
             model, tokenizer, sentence, layer, head
