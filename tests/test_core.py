@@ -81,3 +81,44 @@ def test_seed_rejects_non_int(bad):
 def test_seed_rejects_out_of_range(bad):
     with pytest.raises(ValueError, match=r"seed: n must be in \[0, 2\*\*32\)"):
         labkit.seed(bad)
+
+
+def _reload_with_offset(monkeypatch, raw: str):
+    monkeypatch.setenv("LABKIT_SEED_OFFSET", raw)
+    return importlib.reload(labkit)
+
+
+def test_seed_offset_shifts_every_seed(monkeypatch):
+    try:
+        lk = _reload_with_offset(monkeypatch, "5")
+        assert lk.SEED_OFFSET == 5
+        assert lk.seed(3) == 8 and lk.seed_value(3) == 8
+        shifted = _draw()
+        labkit.seed(8)  # the same module object, reloaded: offset 5 still applies, so this is seed 13
+        assert _draw() != shifted
+        assert lk.seed_value(2**32 - 1) == 4  # wraps around, stays a valid seed
+        assert torch.equal(torch.rand(4, generator=lk.generator(1)), torch.rand(4, generator=torch.Generator().manual_seed(6)))
+    finally:
+        monkeypatch.undo()
+        importlib.reload(labkit)
+    assert labkit.SEED_OFFSET == 0 and labkit.seed(3) == 3  # unset: seeds are exactly as written
+    assert torch.equal(
+        torch.rand(4, generator=labkit.generator(1)), torch.rand(4, generator=torch.Generator().manual_seed(1))
+    )
+
+
+@pytest.mark.parametrize("raw", ["-1", "two", "1.5"])
+def test_seed_offset_rejects_garbage(monkeypatch, raw):
+    try:
+        with pytest.raises(ValueError, match=f"LABKIT_SEED_OFFSET.*{raw!r}"):
+            _reload_with_offset(monkeypatch, raw)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(labkit)
+
+
+def test_generator_and_seed_value_check_their_seed():
+    with pytest.raises(TypeError, match="seed: n must be an int"):
+        labkit.generator(1.0)
+    with pytest.raises(ValueError, match="seed: n must be in"):
+        labkit.seed_value(-1)
