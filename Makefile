@@ -25,7 +25,10 @@ BROWSER_ARGS ?=
 BROWSER_TEST  = $(if $(wildcard $(CHROMIUM)),LABKIT_CHROMIUM=$(CHROMIUM) ,)OMP_NUM_THREADS=1 LABKIT_FAST=1 $(PY) -m pytest tests/browser -p no:cacheprovider $(BROWSER_ARGS)
 
 .PHONY: lab test setup data lint classroom clean-venv help
-.PHONY: test-browser screenshots binder-check
+.PHONY: test-browser screenshots binder-check test-seeds gpu-check
+# `make test-seeds` reruns every notebook (fast mode) with its random draws shifted by each offset
+# (LABKIT_SEED_OFFSET): a claim that holds only for the default seed fails here.
+SEED_OFFSETS ?= 1 2
 
 help:
 	@echo "make lab        set up (first time) and open the course in JupyterLab"
@@ -35,6 +38,8 @@ help:
 	@echo "make test-browser  run every notebook in JupyterLab in headless Chromium"
 	@echo "make screenshots   write the README's pictures to docs/img/"
 	@echo "make binder-check  build the Binder environment in a fresh venv and run notebook 00 in it"
+	@echo "make test-seeds    rerun every notebook (fast mode) under seed offsets $(SEED_OFFSETS)"
+	@echo "make gpu-check     on a CUDA machine: unit tests, every notebook in full mode, benchmarks"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +65,16 @@ ifeq ($(BROWSER),1)
 else
 	@echo "browser test skipped: no Chromium at $(CHROMIUM) (apt-get install chromium), or BROWSER=0"
 endif
+
+test-seeds: data
+	@set -e; for offset in $(SEED_OFFSETS); do \
+	    echo "notebooks with LABKIT_SEED_OFFSET=$$offset"; \
+	    LABKIT_SEED_OFFSET=$$offset OMP_NUM_THREADS=1 LABKIT_FAST=1 $(PY) -m pytest notebooks \
+	        -n $(TEST_WORKERS) --dist loadfile --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS); \
+	done
+
+gpu-check: data
+	$(PY) benchmarks/gpu_check.py
 
 test-browser: data
 	$(BROWSER_TEST)
