@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["as_device", "autocast", "best", "mps_agrees_with_cpu", "report"]
+__all__ = ["as_device", "autocast", "best", "grad_scaler", "mps_agrees_with_cpu", "precision", "report"]
 
 
 def as_device(device: str | torch.device | None = None) -> torch.device:
@@ -94,16 +94,52 @@ def best(check: Callable[[], bool] | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def autocast(device: str | torch.device | None = None) -> contextlib.AbstractContextManager:
-    """Mixed precision where it helps: bf16 autocast on CUDA, a no-op context elsewhere.
+def precision(device: str | torch.device | None = None) -> str:
+    """The mixed precision that fits ``device``: ``"bf16"``, ``"fp16"`` or ``"fp32"``.
 
-    Use as ``with labkit.device.autocast(device): loss = model(x, y)``. Weights and optimiser
-    state stay float32; matrix multiplies run in bfloat16 on the GPU.
+    - CUDA with compute capability >= 8.0 (Ampere and later: A100, RTX 30xx, H100): ``"bf16"``,
+      which the tensor cores run natively and which has float32's exponent range, so no scaling.
+    - older CUDA GPUs (Volta, Turing: V100, Colab's free T4): ``"fp16"``; its 5-bit exponent makes
+      small gradients underflow to 0, so training needs a gradient scaler (``grad_scaler``).
+    - MPS and CPU: ``"fp32"``. Autocast on the CPU runs bf16 matmuls that are slower than float32
+      on most CPUs; on MPS, fp16 autocast without a scaler is unsafe and bf16 depends on the macOS
+      version, so labkit keeps float32 there.
     """
     dev = as_device(device)
-    if dev.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    if dev.type != "cuda":
+        return "fp32"
+    major, _minor = torch.cuda.get_device_capability(dev)
+    return "bf16" if major >= 8 else "fp16"
+
+
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: str | torch.device | None = None) -> contextlib.AbstractContextManager:
+    """Mixed precision where it helps (see ``precision``): bf16 or fp16 autocast on CUDA, a no-op
+    context elsewhere.
+
+    Use as ``with labkit.device.autocast(device): loss = model(x, y)``. Weights and optimiser
+    state stay float32; matrix multiplies run in the half-precision type on the GPU.
+    """
+    dev = as_device(device)
+    kind = precision(dev)
+    if kind == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=dev.type, dtype=_AMP_DTYPES[kind])
+
+
+def grad_scaler(device: str | torch.device | None = None) -> torch.amp.GradScaler:
+    """A gradient scaler that is enabled exactly when ``precision(device)`` is ``"fp16"``.
+
+    fp16 autocast needs one: the loss is multiplied by a large factor ``s`` before ``backward`` so
+    small gradients stay representable, and the gradients are divided by ``s`` again before the
+    step (steps with inf/NaN gradients are skipped and ``s`` is lowered). Disabled, every call is
+    a pass-through, so a training loop can use it unconditionally.
+    """
+    dev = as_device(device)
+    enabled = precision(dev) == "fp16"
+    return torch.amp.GradScaler(dev.type if dev.type == "cuda" else "cpu", enabled=enabled)
 
 
 def _memory_gib() -> float | None:
@@ -127,4 +163,11 @@ def report() -> dict[str, str]:
     }
     if dev.type == "cuda":
         info["GPU"] = torch.cuda.get_device_name(dev)
+        major, minor = torch.cuda.get_device_capability(dev)
+        info["compute capability"] = f"{major}.{minor}"
+    info["mixed precision"] = {
+        "bf16": "bf16 autocast (native on this GPU)",
+        "fp16": "fp16 autocast with a gradient scaler (this GPU has no native bf16)",
+        "fp32": "none: float32 throughout",
+    }[precision(dev)]
     return info
