@@ -7,19 +7,96 @@
     python -m labkit data fetch shakespeare    download/build, verify and cache a corpus
     python -m labkit classroom export DIR      instructor notebooks in nbgrader's source format
 
-Every command answers ``--help``. Errors are one readable line on stderr and exit code 2;
-Ctrl-C during training saves a checkpoint and exits with code 130.
+Every command answers ``--help``. Errors are one readable line on stderr (``error: ...``) and
+exit code 2; Ctrl-C exits with code 130 (during training it first saves a checkpoint).
+``--debug`` (or ``LABKIT_DEBUG=1``) shows the full traceback of an error instead, for developers.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import math
+import os
+import re
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+DEBUG_ENV = "LABKIT_DEBUG"
+
+
+class UsageError(Exception):
+    """A command line that argparse refuses (unknown option, a value of the wrong kind, ...)."""
+
+
+class Diverged(FloatingPointError):
+    """Training produced a NaN/inf loss or weights at ``step``."""
+
+    def __init__(self, message: str, step: int) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+# ------------------------------------------------------------------------------ Ctrl-C, devices
+
+
+@contextlib.contextmanager
+def _ctrl_c_after_block() -> Iterator[None]:
+    """Hold a Ctrl-C that comes inside the block and raise it as ``KeyboardInterrupt`` at its end.
+
+    For imports: numpy and torch catch exceptions while they import, so an interrupt raised in
+    the middle can be lost and leave a half-imported module behind (and a traceback later).
+    Only the main thread can handle signals; elsewhere the block runs unguarded.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and previous is not signal.SIG_IGN:
+        raise KeyboardInterrupt
+
+
+def _device(option: str | None) -> Any:
+    """The ``torch.device`` that ``--device`` names, checked against this machine (``None``:
+    the best one available)."""
+    import torch
+
+    from labkit.device import as_device
+
+    if option is None:
+        return as_device(None)
+    try:
+        device = as_device(option.strip())
+    except ValueError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"--device {option!r} is not a device; use cpu, cuda, cuda:N or mps")
+    hint = "leave --device out to use the best device available, or use --device cpu"
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "" if torch.version.cuda else " (this torch was built without CUDA)"
+            raise ValueError(f"--device {option}: torch sees no CUDA GPU here{build}; {hint}")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(
+                f"--device {option}: this machine has {count} CUDA GPU(s), numbered from 0; {hint}"
+            )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {option}: torch sees no Apple MPS device here; {hint}")
+    return device
+
 
 # --------------------------------------------------------------------------------------- data
 
@@ -153,16 +230,134 @@ class _Report:
         )
 
 
+class _FiniteWeights:
+    """A Trainer callback that stops training as soon as a weight is NaN or infinite.
+
+    The Trainer calls ``on_step`` after each step and before it saves ``last/``, so weights
+    broken by a diverging update never overwrite the last good checkpoint. (A NaN loss is
+    caught by the Trainer itself; weights can overflow one step before the loss does.)
+    """
+
+    def on_step(self, trainer: Any, row: dict[str, float]) -> None:
+        import torch
+
+        if int(row["step"]) != trainer.step:  # only the newest of the rows flushed together
+            return
+        params = [p.detach() for p in trainer.model.parameters()]
+        if not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
+            raise Diverged(
+                f"the weights became NaN or infinite at step {trainer.step}", trainer.step
+            )
+
+
+def _size_of(key: str, choices: dict[str, Any], preset: dict[str, Any]) -> str:
+    """``"--n-embd 30"`` when the user set it, else ``"32 (from --preset tiny)"``."""
+    if choices.get(key) is not None:
+        return f"{_option(key)} {choices[key]}"
+    return f"{preset[key]} (from --preset {choices['preset']})"
+
+
+def _check_choices(choices: dict[str, Any], n_chars: int) -> None:
+    """The checks that involve several options, the preset or the corpus, phrased in the
+    command's options (each option alone is checked by the parser)."""
+    from labkit.gpt import PRESETS
+
+    preset = PRESETS[choices["preset"]]
+    size = {k: choices[k] if choices[k] is not None else preset.get(k) for k in _MODEL_OVERRIDES}
+    if size["n_embd"] % size["n_head"]:
+        raise ValueError(
+            f"the embedding width {_size_of('n_embd', choices, preset)} must be divisible by the "
+            f"number of heads {_size_of('n_head', choices, preset)}; change --n-embd or --n-head"
+        )
+    max_steps, warmup = choices["max_steps"], choices["warmup_steps"]
+    if warmup is not None and warmup > max_steps:
+        raise ValueError(
+            f"--warmup-steps {warmup} is more than the whole run (--max-steps {max_steps})"
+        )
+    if choices["min_lr"] is not None and choices["min_lr"] > choices["lr"]:
+        raise ValueError(
+            f"--min-lr {choices['min_lr']:g} is above the peak learning rate --lr {choices['lr']:g}"
+        )
+    n_val = round(n_chars * choices["val_fraction"])
+    n_train = n_chars - n_val
+    block = size["block_size"]
+    if min(n_train, n_val) <= block:
+        raise ValueError(
+            f"{n_chars:,} characters with --val-fraction {choices['val_fraction']:g} give "
+            f"{n_train:,} for training and {n_val:,} for validation, but each part needs more "
+            f"than the context length {_size_of('block_size', choices, preset)}; use more text "
+            "(--max-chars), another --val-fraction or a smaller --block-size"
+        )
+
+
+def _memory_bytes(device: Any) -> int | None:
+    """The memory of ``device`` in bytes (the machine's RAM for the CPU and MPS), if known."""
+    import torch
+
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # e.g. Windows
+        return None
+
+
+def _check_fits(model_config: Any, batch_size: int, device: Any) -> None:
+    """Refuse a model that cannot train in the memory of ``device`` before allocating it.
+
+    A rough lower bound, in float32: weights, gradients and AdamW's two moments (16 bytes per
+    parameter) plus the activations kept for the backward pass, per layer and token about
+    ``14·d`` values and ``2·h·T`` attention weights.
+    """
+    c = model_config
+    params = c.param_count()
+    activations = (
+        batch_size * c.block_size * c.n_layer * (14 * c.n_embd + 2 * c.n_head * c.block_size)
+    )
+    need = 4 * (4 * params + activations)
+    have = _memory_bytes(device)
+    if have is not None and need > have:
+        raise ValueError(
+            f"this model cannot train on {device}: it needs at least {need / 2**30:,.1f} GiB "
+            f"({params:,} parameters, batches of {batch_size} x {c.block_size} tokens) and "
+            f"{device} has {have / 2**30:,.1f} GiB; choose a smaller --preset, --n-layer, "
+            "--n-embd, --block-size or --batch-size"
+        )
+
+
+def _diverged(err: FloatingPointError, trainer: Any, lr: float, out: Path) -> ValueError:
+    """The error for a run whose loss or weights became NaN/inf, in the command's terms."""
+    step = getattr(err, "step", None)
+    if step is None:
+        found = re.search(r"step (\d+)", str(err))
+        step = int(found.group(1)) if found else trainer.step
+    found = re.search(r"loss is (\S+?)[ ;,]", str(err))
+    what = f"the loss became {found.group(1)}" if found else str(err)
+    smaller = min(lr / 10, TRAIN_DEFAULTS["lr"])
+    saved = ""
+    with contextlib.suppress(Exception):
+        from labkit import checkpoint
+
+        kept = int(checkpoint.load_trainer_state(out / "last")["step"])
+        saved = f"; {out / 'last'} keeps the weights of step {kept}"
+    return ValueError(
+        f"training diverged at step {step}: {what}. The learning rate is too high for this "
+        f"model: start again with a smaller --lr (now {lr:g}; try {smaller:g}) in a new --out "
+        f"folder{saved}"
+    )
+
+
 def _train_gpt(args: argparse.Namespace) -> int:
     import dataclasses
-    import math
 
-    import labkit
-    from labkit import checkpoint, data, runs
-    from labkit.gpt import GPT
-    from labkit.train import Trainer
+    with _ctrl_c_after_block():
+        import labkit
+        from labkit import data, runs
+        from labkit.gpt import GPT
+        from labkit.train import Trainer
 
     out = Path(args.out)
+    device = _device(args.device)
     # a run that has trained lends its choices to the options left out now
     saved = runs.read_run(out) if runs.has_checkpoint(out) else None
     choices = _train_choices(args, saved)
@@ -175,15 +370,18 @@ def _train_gpt(args: argparse.Namespace) -> int:
     text = data.load_text(choices["corpus"])
     if choices["max_chars"] is not None:
         text = text[: choices["max_chars"]]
+    _check_choices(choices, len(text))
     vocab = data.CharVocab.from_text(text)
     tokens = vocab.encode(text, as_tensor=True)
     train_ids, val_ids = data.split(tokens, choices["val_fraction"])
     model_config, train_config, settings = _train_settings(choices, len(vocab))
+    _check_fits(model_config, train_config.batch_size, device)
     train_config = dataclasses.replace(
         train_config,
         out_dir=str(out),
         progress=not args.no_progress,
         checkpoint_every=args.checkpoint_every or train_config.eval_every,
+        log_every=1,  # so that _FiniteWeights sees every step before it is saved
     )
 
     command = {"choices": choices, "command": " ".join(["python -m labkit", *args.argv])}
@@ -192,9 +390,16 @@ def _train_gpt(args: argparse.Namespace) -> int:
     labkit.seed(train_config.seed)  # the initial weights
     model = GPT(model_config)
     trainer = Trainer(
-        model, train_ids, val_ids, train_config, device=args.device, callbacks=[_Report()]
+        model,
+        train_ids,
+        val_ids,
+        train_config,
+        device=device,
+        callbacks=[_FiniteWeights(), _Report()],
     )
     if resume_from is not None:
+        from labkit import checkpoint
+
         step = int(checkpoint.load_trainer_state(resume_from)["step"])
         if step >= train_config.max_steps:
             print(
@@ -227,6 +432,8 @@ def _train_gpt(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except FloatingPointError as err:
+        raise _diverged(err, trainer, train_config.lr, out) from err
     runs.write_history(out, history)
     done = trainer.step >= train_config.max_steps
     best = trainer.best_val_loss
@@ -247,26 +454,35 @@ def _train_gpt(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------- generate
 
 
-def _unescape(text: str) -> str:
+def _unescape(text: str, option: str) -> str:
     """Python's backslash escapes (``\\n``, ``\\t``, ``\\u00e9`` …) in ``text`` turned into
     the characters they stand for; other characters are kept as they are."""
-    return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    try:
+        return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{option} {text!r} has a broken escape ({err.reason}); with --escapes, write \\\\ "
+            "for a backslash"
+        ) from None
 
 
 def _generate(args: argparse.Namespace) -> int:
-    import torch
+    with _ctrl_c_after_block():
+        import torch
 
-    from labkit import runs
-    from labkit.device import as_device
-    from labkit.generate import stream
+        from labkit import runs
+        from labkit.generate import stream
 
-    model, vocab = runs.load(args.checkpoint, args.which, device=as_device(args.device))
+    device = _device(args.device)
+    model, vocab = runs.load(args.checkpoint, args.which, device=device)
     prompt, stops = args.prompt, args.stop
     if args.escapes:
-        prompt = _unescape(prompt)
-        stops = None if stops is None else [_unescape(s) for s in stops]
+        prompt = _unescape(prompt, "--prompt")
+        stops = None if stops is None else [_unescape(s, "--stop") for s in stops]
     if not prompt:
         raise ValueError("--prompt must hold at least one character")
+    if stops is not None and not all(stops):
+        raise ValueError("--stop must hold at least one character")
     unknown = runs.unknown_chars(vocab, prompt)
     if unknown:
         listed = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in unknown)
@@ -309,11 +525,52 @@ def _wrap(text: str) -> str:
     return textwrap.fill(text, width=min(100, shutil.get_terminal_size().columns - 2))
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
-    return value
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` (to ``high``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value: int | None = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            allowed = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be a whole number {allowed}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _number(
+    low: float, high: float = math.inf, *, above: bool = False, below: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a finite number >= ``low`` (> with ``above``) and <= ``high`` (<)."""
+    if high == math.inf:
+        allowed = f"{'>' if above else '>='} {low:g}"
+    else:
+        allowed = f"in {'(' if above else '['}{low:g}, {high:g}{')' if below else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        ok = (value > low if above else value >= low) and (value < high if below else value <= high)
+        if not (ok and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a number {allowed}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _text(text: str) -> str:
+    """An argparse type: a non-empty string (a path or a name)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+_positive_int = _whole(1)
 
 
 def _add_train_gpt(train_cmds: Any) -> None:
@@ -336,7 +593,7 @@ def _add_train_gpt(train_cmds: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d = TRAIN_DEFAULTS
-    p.add_argument("--out", required=True, help="the run folder, e.g. runs/shakespeare")
+    p.add_argument("--out", required=True, type=_text, help="the run folder, e.g. runs/shakespeare")
     g = p.add_argument_group("data")
     g.add_argument(
         "--data",
@@ -346,13 +603,13 @@ def _add_train_gpt(train_cmds: Any) -> None:
     )
     g.add_argument(
         "--max-chars",
-        type=_positive_int,
+        type=_whole(2),
         metavar="N",
         help="use only the first N characters of the corpus, for a quick try (default: all)",
     )
     g.add_argument(
         "--val-fraction",
-        type=float,
+        type=_number(0, 1, above=True, below=True),
         metavar="F",
         help=f"the share of the text (its end) kept aside for validation (default {d['val_fraction']})",
     )
@@ -388,7 +645,7 @@ def _add_train_gpt(train_cmds: Any) -> None:
     )
     g.add_argument(
         "--dropout",
-        type=float,
+        type=_number(0, 1, below=True),
         metavar="P",
         help="dropout probability while training (default: the preset's)",
     )
@@ -405,15 +662,19 @@ def _add_train_gpt(train_cmds: Any) -> None:
         metavar="B",
         help=f"text windows per step (default {d['batch_size']})",
     )
-    g.add_argument("--lr", type=float, help=f"peak learning rate of AdamW (default {d['lr']:g})")
+    g.add_argument(
+        "--lr",
+        type=_number(0, above=True),
+        help=f"peak learning rate of AdamW (default {d['lr']:g})",
+    )
     g.add_argument(
         "--min-lr",
-        type=float,
+        type=_number(0),
         help="learning rate at the end of the cosine decay (default: --lr / 10)",
     )
     g.add_argument(
         "--warmup-steps",
-        type=int,
+        type=_whole(0),
         metavar="N",
         help="steps of linear warm-up from 0 (default: 10%% of --max-steps, at most 100)",
     )
@@ -424,13 +685,13 @@ def _add_train_gpt(train_cmds: Any) -> None:
     )
     g.add_argument(
         "--weight-decay",
-        type=float,
+        type=_number(0),
         metavar="W",
         help=f"AdamW's decoupled weight decay on weight matrices (default {d['weight_decay']})",
     )
     g.add_argument(
         "--grad-clip",
-        type=float,
+        type=_number(0),
         metavar="C",
         help=f"clip the gradient norm to C, 0 = no clipping (default {d['grad_clip']})",
     )
@@ -448,7 +709,7 @@ def _add_train_gpt(train_cmds: Any) -> None:
     )
     g.add_argument(
         "--seed",
-        type=int,
+        type=_whole(0, 2**32 - 1),
         help=f"seeds the initial weights and the batch order (default {d['seed']})",
     )
     g = p.add_argument_group("this session only (not part of the run's settings)")
@@ -483,7 +744,9 @@ def _add_generate(commands: Any) -> None:
         "--prompt 'ROMEO:' --max-new-tokens 300 --temperature 0.8 --top-p 0.9 --stop '\\n\\n'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--checkpoint", required=True, help="the run folder given to train as --out")
+    p.add_argument(
+        "--checkpoint", required=True, type=_text, help="the run folder given to train as --out"
+    )
     p.add_argument(
         "--which",
         choices=("best", "last"),
@@ -500,7 +763,7 @@ def _add_generate(commands: Any) -> None:
     )
     p.add_argument(
         "--temperature",
-        type=float,
+        type=_number(0),
         default=0.8,
         metavar="T",
         help="< 1 more predictable, > 1 more surprising, 0 = always the likeliest (default 0.8)",
@@ -510,12 +773,14 @@ def _add_generate(commands: Any) -> None:
     )
     p.add_argument(
         "--top-p",
-        type=float,
+        type=_number(0, 1, above=True),
         metavar="P",
         help="draw only from the likeliest characters that together have probability P (e.g. 0.9)",
     )
     p.add_argument(
-        "--seed", type=int, help="the same seed gives the same text (default: different each time)"
+        "--seed",
+        type=_whole(0, 2**63 - 1),
+        help="the same seed gives the same text (default: different each time)",
     )
     p.add_argument(
         "--stop",
@@ -532,13 +797,33 @@ def _add_generate(commands: Any) -> None:
     p.set_defaults(func=_generate)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (``error: ...``) instead of usage + exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+_DEBUG_HELP = (
+    "on an error, show the full traceback instead of one line (for developers; "
+    f"the environment variable {DEBUG_ENV}=1 does the same)"
+)
+
+
+def _add_debug(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` on a command (it may also come before the command: ``labkit --debug ...``)."""
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m labkit`` argument parser with all its commands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m labkit",
         description="LLM Lab command line: train a model, generate text, manage corpora.",
-        epilog="`python -m labkit COMMAND --help` explains a command.",
+        epilog="`python -m labkit COMMAND --help` explains a command. Errors are one line "
+        f"(exit code 2); --debug or {DEBUG_ENV}=1 shows the traceback instead.",
     )
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train_p = commands.add_parser(
@@ -549,14 +834,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(commands)
 
     data_p = commands.add_parser("data", help="corpora: list, fetch")
-    data_cmds = data_p.add_subparsers(dest="data_command", required=True)
-    data_cmds.add_parser("list", help="list the registered corpora").set_defaults(func=_data_list)
+    data_cmds = data_p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    list_p = data_cmds.add_parser("list", help="list the registered corpora")
+    list_p.set_defaults(func=_data_list)
     fetch_p = data_cmds.add_parser("fetch", help="download or build, verify and cache a corpus")
     fetch_p.add_argument("name", help="corpus name (see `data list`)")
     fetch_p.set_defaults(func=_data_fetch)
 
     class_p = commands.add_parser("classroom", help="teacher tools")
-    class_cmds = class_p.add_subparsers(dest="classroom_command", required=True)
+    class_cmds = class_p.add_subparsers(dest="classroom_command", required=True, metavar="ACTION")
     export_p = class_cmds.add_parser(
         "export", help="write instructor notebooks (nbgrader source format)"
     )
@@ -565,21 +851,119 @@ def build_parser() -> argparse.ArgumentParser:
         "--notebooks", type=Path, default=Path("notebooks"), help="the course notebooks"
     )
     export_p.set_defaults(func=_classroom_export)
+    for leaf in (
+        train_cmds.choices["gpt"],
+        commands.choices["generate"],
+        list_p,
+        fetch_p,
+        export_p,
+    ):
+        _add_debug(leaf)
     return parser
 
 
+# ------------------------------------------------------------------------------------- errors
+
+
+def _damaged_file(err: BaseException) -> bool:
+    """True for the errors that reading a cut-short or damaged checkpoint file raises."""
+    safetensors = sys.modules.get("safetensors")
+    pickle = sys.modules.get("pickle")
+    kinds = (getattr(safetensors, "SafetensorError", ()), getattr(pickle, "UnpicklingError", ()))
+    if any(k and isinstance(err, k) for k in kinds) or isinstance(err, EOFError):
+        return True
+    return type(err) is RuntimeError and "PytorchStreamReader" in str(err)  # torch.load
+
+
+def _expected(err: BaseException) -> bool:
+    """True for errors that come from the input or the machine (bad values, files, devices, a
+    damaged checkpoint, no network, a diverging run); False for the others: bugs in labkit."""
+    if isinstance(err, NotImplementedError | RecursionError | ZeroDivisionError):
+        return False
+    usual = UsageError | ValueError | TypeError | OSError | RuntimeError | ArithmeticError
+    return isinstance(err, usual) or _damaged_file(err)
+
+
+def _writes_to(args: argparse.Namespace | None) -> str:
+    """What the command writes, for an error that names no file."""
+    func = getattr(args, "func", None)
+    if func is _train_gpt:
+        return f"the run folder --out {args.out}"
+    if func is _data_fetch:
+        from labkit.data import cache_dir
+
+        return f"the data cache {cache_dir()} (LABKIT_DATA_DIR)"
+    if func is _classroom_export:
+        return f"the folder {args.out}"
+    return "a file"
+
+
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _message(err: BaseException, args: argparse.Namespace | None) -> str:
+    """The one line that reports ``err`` (without the ``error:`` prefix)."""
+    text = str(err) or type(err).__name__
+    if not _expected(err):
+        return (
+            f"internal error in labkit ({type(err).__name__}: {text}); this is a bug: run the "
+            f"command again with --debug to see where it happened, and please report it"
+        )
+    if isinstance(err, OSError) and err.errno in _DISK_FULL:
+        where = err.filename or _writes_to(args)
+        return (
+            f"no space left on the disk while writing {where}: free some space, or write elsewhere"
+        )
+    if isinstance(err, OSError) and err.errno in _NO_WRITE:
+        where = err.filename or _writes_to(args)
+        return (
+            f"cannot write {where} ({err.strerror}): choose a folder you can write to "
+            "(the disk may be read-only, or the folder belong to someone else)"
+        )
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        return f"{err.strerror}: {err.filename}"
+    if _damaged_file(err):
+        if getattr(args, "func", None) is _generate:
+            return (
+                f"the checkpoint in {args.checkpoint} (--which {args.which}) is damaged or "
+                f"incomplete ({text}); train again, or try the other --which"
+            )
+        if getattr(args, "func", None) is _train_gpt:
+            return (
+                f"a checkpoint in {args.out} is damaged or incomplete ({text}); continue from "
+                "a copy that is whole, or start a new --out folder"
+            )
+    return text
+
+
+def _debugging(args: argparse.Namespace | None) -> bool:
+    flag = os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return flag or bool(getattr(args, "debug", False))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns the exit code (0 ok, 2 error, 130 interrupted)."""
+    """Run one command; returns the exit code (0 ok, 2 error, 130 interrupted).
+
+    Every error ends here as one line on stderr; ``--debug`` (or ``LABKIT_DEBUG=1``) lets it
+    propagate with its traceback instead.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    args.argv = argv
+    args: argparse.Namespace | None = None
     try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as done:  # --help printed the help
+            return done.code if isinstance(done.code, int) else 0
+        args.argv = argv
         return args.func(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except Exception as err:
+        if _debugging(args) and not isinstance(err, UsageError):
+            raise
+        print(f"error: {_message(err, args)}", file=sys.stderr)
         return EXIT_ERROR
 
 

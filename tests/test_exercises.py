@@ -259,3 +259,38 @@ def test_exercises_import_headless_without_ipython() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Not attempted yet" in result.stdout and "def char_frequencies" in result.stdout
+
+
+def test_check_never_raises_on_numbers_too_large_for_a_float(capsys: pytest.CaptureFixture) -> None:
+    from labkit.exercises import nb00
+
+    def huge(text):
+        return {c: 10**400 for c in text}  # an int: float(10**400) raises OverflowError
+
+    assert nb00.q2.check(huge) is None
+    out = capsys.readouterr().out
+    assert "Incorrect" in out and "too large for a float" in out
+    with pytest.raises(AssertionError, match="too large for a float"):
+        nb00.q2.grade(huge)
+    value = ValueExercise(
+        name="q9", answer_name="answer", solution_code="answer = 0.5\n", hint_text="h"
+    )
+    assert value.check(10**400) is None
+    assert "too large for a float" in capsys.readouterr().out
+    # an int too long for repr() (over 4,300 digits) is described, not raised
+    strict = ValueExercise(
+        name="q9", answer_name="answer", solution_code="answer = 3\n", hint_text="h"
+    )
+    assert "an int of about 5,001 digits" in str(strict.evaluate(10**5000))
+
+
+def test_check_never_raises_when_the_comparison_itself_fails() -> None:
+    def broken_compare(got, expected):
+        raise OverflowError("boom")
+
+    ex = ValueExercise(
+        name="q9", answer_name="answer", solution_code="answer = 3\n", hint_text="h",
+        compare=broken_compare,
+    )  # fmt: skip
+    feedback = ex.evaluate(4)
+    assert not feedback.passed and "cannot be compared" in feedback.message

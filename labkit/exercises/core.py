@@ -49,8 +49,23 @@ _repr.maxlist = 8
 
 
 def short_repr(value: Any) -> str:
-    """A repr short enough for one line of feedback."""
-    return _repr.repr(value)
+    """A repr short enough for one line of feedback (never raises, even for an int too long
+    for ``repr``)."""
+    try:
+        return _repr.repr(value)
+    except Exception:
+        if isinstance(value, int):
+            digits = int(abs(value).bit_length() * math.log10(2)) + 1
+            return f"<an int of about {digits:,} digits>"
+        return f"<{type(value).__name__} object>"
+
+
+def _as_float(value: Any) -> float | None:
+    """``float(value)``, or ``None`` when it has no float (e.g. an int beyond 1.8e308)."""
+    try:
+        return float(value)
+    except Exception:
+        return None
 
 
 # --------------------------------------------------------------------------- comparison
@@ -70,13 +85,18 @@ def describe_mismatch(
     if isinstance(expected, numbers.Integral):
         if isinstance(got, bool) or not isinstance(got, numbers.Integral):
             return f"expected an int, got {type(got).__name__} {short_repr(got)}"
-        return None if got == expected else f"expected {expected!r}, got {got!r}"
+        return (
+            None if got == expected else f"expected {short_repr(expected)}, got {short_repr(got)}"
+        )
     if isinstance(expected, numbers.Real):
         if isinstance(got, bool) or not isinstance(got, numbers.Real):
             return f"expected a number, got {type(got).__name__} {short_repr(got)}"
-        if math.isclose(float(got), float(expected), rel_tol=rel_tol, abs_tol=abs_tol):
+        got_f, expected_f = _as_float(got), float(expected)
+        if got_f is None:
+            return f"expected {expected_f:.6g}, got {short_repr(got)}, too large for a float"
+        if math.isclose(got_f, expected_f, rel_tol=rel_tol, abs_tol=abs_tol):
             return None
-        return f"expected {float(expected):.6g}, got {float(got):.6g}"
+        return f"expected {expected_f:.6g}, got {got_f:.6g}"
     if isinstance(expected, str):
         if not isinstance(got, str):
             return f"expected a str, got {type(got).__name__} {short_repr(got)}"
@@ -282,10 +302,13 @@ class ValueExercise(Exercise):
                 attempted=False,
             )
         expected = self.expected_value()
-        if self.compare is not None:
-            why = self.compare(answer, expected)
-        else:
-            why = describe_mismatch(answer, expected, self.rel_tol, self.abs_tol)
+        try:
+            if self.compare is not None:
+                why = self.compare(answer, expected)
+            else:
+                why = describe_mismatch(answer, expected, self.rel_tol, self.abs_tol)
+        except Exception as err:  # an answer too odd to compare is wrong, never a crash
+            why = f"{short_repr(answer)} cannot be compared with the answer ({type(err).__name__})"
         if why:
             return Feedback(False, f"`{self.answer_name}`: {why}.")
         return Feedback(True, "")
@@ -342,7 +365,10 @@ class FunctionExercise(Exercise):
                 if is_stub_function(answer):
                     return Feedback(False, stub_hint, attempted=False)
                 return Feedback(False, f"{call} returned None — did you forget `return`?")
-            why = describe_mismatch(got, expected, self.rel_tol, self.abs_tol)
+            try:
+                why = describe_mismatch(got, expected, self.rel_tol, self.abs_tol)
+            except Exception as err:  # a result too odd to compare is wrong, never a crash
+                why = f"it cannot be compared with the reference ({type(err).__name__})"
             if why:
                 return Feedback(
                     False,
