@@ -51,6 +51,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labkit._checks import describe as _describe
+from labkit._checks import float_tensor, int_vector
+
 __all__ = [
     "MultiHeadAttention",
     "causal_mask",
@@ -59,12 +62,6 @@ __all__ = [
 ]
 
 IMPLS = ("reference", "fast")
-
-
-def _describe(x: object) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
-    return f"{type(x).__name__} ({x!r})"
 
 
 def _check_mask(mask: object, scores_shape: tuple[int, ...]) -> torch.Tensor:
@@ -83,6 +80,37 @@ def _check_mask(mask: object, scores_shape: tuple[int, ...]) -> torch.Tensor:
     return mask
 
 
+def _check_qkv(q: object, k: object, v: object) -> torch.Size:
+    """``q``, ``k``, ``v`` fit ``(..., T_q, d_k)``, ``(..., T_k, d_k)``, ``(..., T_k, d_v)``;
+    returns the broadcast leading (batch, head) shape."""
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {_describe(t)}")
+        if t.dim() < 2:
+            raise ValueError(
+                f"{name} must have shape (..., T, d) with at least 2 dimensions, "
+                f"got shape {tuple(t.shape)}"
+            )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must have the same last dimension d_k (a query is compared with each key "
+            f"by a dot product); got q with d_k={q.shape[-1]} and k with d_k={k.shape[-1]}"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of positions T_k (one value per key); got "
+            f"k with T_k={k.shape[-2]} and v with T_k={v.shape[-2]}"
+        )
+    try:
+        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the leading (batch, head) dimensions of q, k, v must broadcast; got "
+            f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
+        ) from None
+    return batch
+
+
 def causal_mask(T: int, device: str | torch.device | None = None) -> torch.Tensor:
     """``(T, T)`` bool mask, ``True`` on and below the diagonal: query ``i`` sees keys ``j ≤ i``."""
     if isinstance(T, bool) or not isinstance(T, int) or T < 1:
@@ -99,12 +127,7 @@ def padding_mask(lengths: torch.Tensor | list[int], T: int) -> torch.Tensor:
     """
     if isinstance(T, bool) or not isinstance(T, int) or T < 1:
         raise ValueError(f"padding_mask: T must be a positive int, got {T!r}")
-    lengths = torch.as_tensor(lengths)
-    if lengths.dim() != 1 or lengths.is_floating_point() or lengths.dtype == torch.bool:
-        raise ValueError(
-            f"padding_mask: lengths must be a 1-D sequence of ints (one per sequence), "
-            f"got {_describe(lengths)}"
-        )
+    lengths = int_vector("padding_mask: lengths", lengths)
     if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > T):
         raise ValueError(
             f"padding_mask: lengths must lie in [0, T={T}], got values from "
@@ -132,32 +155,7 @@ def scaled_dot_product_attention(
 
     Equal to ``torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)``.
     """
-    for name, t in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor, got {_describe(t)}")
-        if t.dim() < 2:
-            raise ValueError(
-                f"{name} must have shape (..., T, d) with at least 2 dimensions, "
-                f"got shape {tuple(t.shape)}"
-            )
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k must have the same last dimension d_k (a query is compared with each key "
-            f"by a dot product); got q with d_k={q.shape[-1]} and k with d_k={k.shape[-1]}"
-        )
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(
-            f"k and v must have the same number of positions T_k (one value per key); got "
-            f"k with T_k={k.shape[-2]} and v with T_k={v.shape[-2]}"
-        )
-    try:
-        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            f"the leading (batch, head) dimensions of q, k, v must broadcast; got "
-            f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
-        ) from None
-
+    batch = _check_qkv(q, k, v)
     d_k = q.shape[-1]
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., T_q, T_k)
     if mask is None:
@@ -242,18 +240,45 @@ class MultiHeadAttention(nn.Module):
         B, T, _ = x.shape
         return x.view(B, T, self.n_heads, self.d_k).transpose(1, 2)
 
-    def _check_input(self, name: str, x: object) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor, got {_describe(x)}")
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
+    def _check_inputs(
+        self, query: object, key: object, value: object, causal: object, return_weights: object
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``query``, ``key``, ``value`` as ``(B, T, d_model)`` tensors (``key`` and ``value``
+        default to ``query``), and the switches checked against them."""
+        for name, flag in (("causal", causal), ("return_weights", return_weights)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {_describe(flag)}")
+        shape = ("batch", "time", ("d_model", self.d_model))
+        query = float_tensor("query", query, shape)
+        key = query if key is None else float_tensor("key", key, shape)
+        value = key if value is None else float_tensor("value", value, shape)
+        if key.shape[:2] != value.shape[:2]:
             raise ValueError(
-                f"{name} must have shape (batch, time, d_model={self.d_model}), "
-                f"got shape {tuple(x.shape)}"
+                f"key and value must have the same (batch, time) shape; got key "
+                f"{tuple(key.shape)} and value {tuple(value.shape)}"
             )
-        return x
+        if key.shape[0] != query.shape[0]:
+            raise ValueError(
+                f"query and key must have the same batch size; got query {tuple(query.shape)} "
+                f"and key {tuple(key.shape)}"
+            )
+        if causal and query.shape[1] != key.shape[1]:
+            raise ValueError(
+                f"causal=True needs T_q == T_k; got T_q={query.shape[1]}, T_k={key.shape[1]}"
+            )
+        if return_weights and self.impl != "reference":
+            raise ValueError(
+                "return_weights=True needs impl='reference' (the fused kernel of impl='fast' "
+                f"never forms the weights); this module has impl={self.impl!r}. "
+                "Set module.impl = 'reference' first."
+            )
+        return query, key, value
 
-    def _head_mask(self, mask: torch.Tensor, B: int, T_q: int, T_k: int) -> torch.Tensor:
-        """Bring a user mask to a shape that broadcasts over ``(B, h, T_q, T_k)``."""
+    def _head_mask(self, mask: object, B: int, T_q: int, T_k: int) -> torch.Tensor | None:
+        """Bring a user mask to a shape that broadcasts over ``(B, h, T_q, T_k)``; it is used
+        exactly as given (causality is never guessed from its values: say ``causal=True``)."""
+        if mask is None:
+            return None
         if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
             raise TypeError(
                 f"mask must be a bool tensor (True = may attend), got {_describe(mask)}"
@@ -281,40 +306,14 @@ class MultiHeadAttention(nn.Module):
 
         ``key`` and ``value`` default to ``query`` (self-attention). ``mask``: bool, ``True`` = may
         attend, broadcastable to ``(T_q, T_k)``, ``(B, T_q, T_k)`` (e.g. :func:`padding_mask`'s
-        ``(B, 1, T_k)``) or ``(B, h, T_q, T_k)``. ``causal=True`` adds the causal mask.
+        ``(B, 1, T_k)``) or ``(B, h, T_q, T_k)``; it is used as given. ``causal=True`` adds the
+        causal mask (and lets the fast kernel skip the masked half).
         Returns the output ``(B, T_q, d_model)``, and with ``return_weights=True`` (reference
         implementation only) also the weights ``(B, h, T_q, T_k)``.
         """
-        query = self._check_input("query", query)
-        key = query if key is None else self._check_input("key", key)
-        value = key if value is None else self._check_input("value", value)
-        if key.shape[:2] != value.shape[:2]:
-            raise ValueError(
-                f"key and value must have the same (batch, time) shape; got key "
-                f"{tuple(key.shape)} and value {tuple(value.shape)}"
-            )
-        if key.shape[0] != query.shape[0]:
-            raise ValueError(
-                f"query and key must have the same batch size; got query {tuple(query.shape)} "
-                f"and key {tuple(key.shape)}"
-            )
-        if return_weights and self.impl != "reference":
-            raise ValueError(
-                "return_weights=True needs impl='reference' (the fused kernel of impl='fast' "
-                f"never forms the weights); this module has impl={self.impl!r}. "
-                "Set module.impl = 'reference' first."
-            )
+        query, key, value = self._check_inputs(query, key, value, causal, return_weights)
         B, T_q, _ = query.shape
-        T_k = key.shape[1]
-        if causal and T_q != T_k:
-            raise ValueError(f"causal=True needs T_q == T_k; got T_q={T_q}, T_k={T_k}")
-        if mask is not None:
-            mask = self._head_mask(mask, B, T_q, T_k)
-            if T_q == T_k and not causal and mask.numel() == T_q * T_k:
-                # one (T, T) mask for everything that is exactly the causal one: say so, and
-                # the fast kernel can skip the masked half instead of reading a mask
-                if torch.equal(mask.reshape(T_q, T_k), causal_mask(T_q, device=mask.device)):
-                    mask, causal = None, True
+        mask = self._head_mask(mask, B, T_q, key.shape[1])
 
         q = self._split_heads(self.q_proj(query))  # (B, h, T_q, d_k)
         k = self._split_heads(self.k_proj(key))  # (B, h, T_k, d_k)

@@ -36,6 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labkit._checks import describe as _describe
+from labkit._checks import finite_logits
+
 __all__ = [
     "apply_repetition_penalty",
     "apply_temperature",
@@ -55,18 +58,8 @@ Decode = Callable[[list[int]], str]
 # ------------------------------------------------------------------ checks shared by everything
 
 
-def _describe(x: object) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
-    return f"{type(x).__name__} ({x!r})"
-
-
 def _check_logits(logits: object) -> torch.Tensor:
-    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
-        raise TypeError(f"logits must be a floating-point tensor, got {_describe(logits)}")
-    if logits.dim() < 1 or logits.shape[-1] == 0:
-        raise ValueError(f"logits must have shape (..., vocab_size), got {tuple(logits.shape)}")
-    return logits
+    return finite_logits("logits", logits)
 
 
 def _is_number(x: object) -> bool:
@@ -100,17 +93,23 @@ def _check_penalty(penalty: object) -> float:
     return float(penalty)
 
 
-def _check_idx(idx: object) -> torch.Tensor:
-    """Token ids as a ``(B, T)`` long tensor (a 1-D ``(T,)`` prompt becomes ``(1, T)``)."""
+def _check_idx(idx: object, model: nn.Module | None = None) -> torch.Tensor:
+    """Token ids as a ``(B, T)`` long tensor (a 1-D ``(T,)`` prompt becomes ``(1, T)``), each in
+    ``[0, V)`` for a model that declares its vocabulary size ``V``."""
     if not isinstance(idx, torch.Tensor) or idx.is_floating_point() or idx.dtype == torch.bool:
         raise TypeError(f"idx must be an integer tensor of token ids, got {_describe(idx)}")
     if idx.dim() == 1:
         idx = idx[None]
-    if idx.dim() != 2 or idx.shape[1] == 0:
+    if idx.dim() != 2 or idx.shape[0] == 0 or idx.shape[1] == 0:
         raise ValueError(
-            f"idx must have shape (batch, time) or (time,) with at least one token, "
-            f"got shape {tuple(idx.shape)}"
+            f"idx must have shape (batch, time) or (time,) with at least one prompt and one "
+            f"token, got shape {tuple(idx.shape)}"
         )
+    V = _vocab_size(model)
+    low, high = int(idx.min()), int(idx.max())
+    if low < 0 or (V is not None and high >= V):
+        wanted = f"[0, {V}) (the model's vocab_size)" if V is not None else ">= 0"
+        raise ValueError(f"idx must hold token ids {wanted}, got values from {low} to {high}")
     return idx.long()
 
 
@@ -139,11 +138,20 @@ def _check_stop(stop: object, decode: object) -> tuple[str, ...]:
     return tuple(stops)
 
 
-def _block_size(model: nn.Module) -> int | None:
-    size = getattr(model, "block_size", None)
+def _model_size(model: nn.Module | None, field: str) -> int | None:
+    """``model.<field>`` or ``model.config.<field>`` when the model declares it, else ``None``."""
+    size = getattr(model, field, None)
     if size is None:
-        size = getattr(getattr(model, "config", None), "block_size", None)
-    return size
+        size = getattr(getattr(model, "config", None), field, None)
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+def _block_size(model: nn.Module) -> int | None:
+    return _model_size(model, "block_size")
+
+
+def _vocab_size(model: nn.Module | None) -> int | None:
+    return _model_size(model, "vocab_size")
 
 
 def _check_model(model: object) -> nn.Module:
@@ -172,7 +180,12 @@ def _next_logits(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
     context = idx if size is None else idx[:, -size:]
     out = model(context)
     logits = out[0] if isinstance(out, tuple | list) else out
-    return logits[:, -1, :].float()
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 3:
+        raise TypeError(
+            f"model must return logits of shape (batch, time, vocab_size) (or a tuple "
+            f"(logits, loss)), got {_describe(logits)}"
+        )
+    return finite_logits("the model's logits", logits[:, -1, :].float())
 
 
 # ------------------------------------------------------------- pure distribution functions
@@ -190,7 +203,13 @@ def apply_temperature(logits: torch.Tensor, t: float) -> torch.Tensor:
     if t == 0:
         top = logits.amax(dim=-1, keepdim=True)
         return logits.masked_fill(logits < top, float("-inf"))
-    return logits / t
+    scaled = logits / t
+    if bool((scaled == math.inf).any()):
+        raise ValueError(
+            f"temperature={t!r} is so small that logits / temperature overflows to inf; "
+            f"use temperature=0 for greedy decoding"
+        )
+    return scaled
 
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -242,7 +261,11 @@ def apply_repetition_penalty(
     """
     logits = _check_logits(logits)
     penalty = _check_penalty(penalty)
-    if not isinstance(previous_ids, torch.Tensor) or previous_ids.is_floating_point():
+    if (
+        not isinstance(previous_ids, torch.Tensor)
+        or previous_ids.is_floating_point()
+        or previous_ids.dtype == torch.bool
+    ):
         raise TypeError(
             f"previous_ids must be an integer tensor of token ids, got {_describe(previous_ids)}"
         )
@@ -321,7 +344,7 @@ def _tokens(
         with _inference(model):
             if callable(cached):
                 logits, cache = cached(idx, cache)
-                logits = logits.float()
+                logits = finite_logits("the model's logits", logits.float())
             else:
                 logits = _next_logits(model, idx)
             nxt = _choose(logits, idx, *settings)
@@ -369,8 +392,7 @@ def stream(
     the stop string starts are never yielded. (This assumes ``decode`` of a prefix of the ids is
     a prefix of the text, as for character and BPE vocabularies.)
     """
-    _check_model(model)
-    idx = _check_idx(idx)
+    idx = _check_idx(idx, _check_model(model))
     if idx.shape[0] != 1:
         raise ValueError(
             f"stream takes one prompt: idx of shape (1, T) or (T,); got {tuple(idx.shape)}"
@@ -425,8 +447,7 @@ def sample(
     ``temperature=0`` means greedy. ``stop`` strings (need ``decode`` and one prompt) end the
     continuation early, trimmed before the stop string (see :func:`stream`).
     """
-    _check_model(model)
-    idx = _check_idx(idx)
+    idx = _check_idx(idx, _check_model(model))
     settings = (temperature, top_k, top_p, repetition_penalty, generator)
     if stop is not None:
         new = list(stream(model, idx, max_new_tokens, *settings, stop=stop, decode=decode))
@@ -458,9 +479,8 @@ def generate_text(
     exactly before the first stop string if one appears."""
     if not callable(decode):
         raise TypeError(f"decode must be a function from token ids to text, got {decode!r}")
-    _check_model(model)
     stops = _check_stop(stop, decode)
-    idx = _check_idx(idx)
+    idx = _check_idx(idx, _check_model(model))
     if idx.shape[0] != 1:
         raise ValueError(f"generate_text takes one prompt, got idx of shape {tuple(idx.shape)}")
     steps = _tokens(model, idx, _check_steps(max_new_tokens), _settings(**sampling))  # type: ignore[arg-type]
@@ -480,8 +500,7 @@ def sequence_log_prob(model: nn.Module, idx: torch.Tensor, prompt_len: int) -> t
     model gives the continuation after the first ``prompt_len`` tokens (shape ``(B,)``).
 
     Computed token by token with the same context cropping as the decoders."""
-    _check_model(model)
-    idx = _check_idx(idx)
+    idx = _check_idx(idx, _check_model(model))
     if (
         isinstance(prompt_len, bool)
         or not isinstance(prompt_len, int)
@@ -515,8 +534,7 @@ def beam_search(
     ``beam_width=1`` is greedy decoding; a beam at least ``V^(max_new_tokens−1)`` wide is exact
     search. One prompt: ``idx`` ``(1, T)`` or ``(T,)``; returns ``(1, T + n)``.
     """
-    _check_model(model)
-    idx = _check_idx(idx)
+    idx = _check_idx(idx, _check_model(model))
     if idx.shape[0] != 1:
         raise ValueError(f"beam_search takes one prompt, got idx of shape {tuple(idx.shape)}")
     max_new_tokens = _check_steps(max_new_tokens)
@@ -526,6 +544,9 @@ def beam_search(
         raise ValueError(f"length_penalty must be a finite number, got {length_penalty!r}")
     if eos_id is not None and (isinstance(eos_id, bool) or not isinstance(eos_id, int)):
         raise TypeError(f"eos_id must be an int token id or None, got {eos_id!r}")
+    V = _vocab_size(model)
+    if eos_id is not None and (eos_id < 0 or (V is not None and eos_id >= V)):
+        raise ValueError(f"eos_id must be a token id in [0, vocab_size={V}), got {eos_id!r}")
 
     def normalised(score: float, n: int) -> float:
         return score / max(n, 1) ** length_penalty

@@ -37,8 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labkit._checks import token_ids
 from labkit.attention import IMPLS, MultiHeadAttention
-from labkit.nn import _check_tokens
 
 __all__ = ["GPT", "GPTConfig", "PRESETS", "Block", "sinusoidal_positions"]
 
@@ -229,6 +229,15 @@ class Block(nn.Module):
         return x
 
 
+def _check_context(idx: torch.Tensor, block_size: int) -> None:
+    """At most ``block_size`` tokens per sequence: there is no position embedding beyond."""
+    if idx.shape[1] > block_size:
+        raise ValueError(
+            f"idx has {idx.shape[1]} tokens per sequence but the model's block_size (longest "
+            f"context) is {block_size}; crop the input to its last {block_size} tokens"
+        )
+
+
 class GPT(nn.Module):
     """A GPT language model: ``GPT(GPTConfig(vocab_size=65))``; see the module docstring."""
 
@@ -304,15 +313,9 @@ class GPT(nn.Module):
         range-checked: that reads their values and would cut the compiled graph in pieces."""
         c = self.config
         if not torch.compiler.is_compiling():
-            _check_tokens("idx", idx, c.vocab_size)
+            token_ids("idx", idx, c.vocab_size)
+        _check_context(idx, c.block_size)
         T = idx.shape[1]
-        if T > c.block_size:
-            raise ValueError(
-                f"idx has {T} tokens per sequence but the model's block_size (longest context) "
-                f"is {c.block_size}; crop the input to its last {c.block_size} tokens"
-            )
-        if T == 0:
-            raise ValueError("idx must hold at least one token per sequence, got shape (B, 0)")
         if c.pos_embedding == "learned":
             pos = self.pos_emb(torch.arange(T, device=idx.device))  # (T, d)
         else:
@@ -336,7 +339,7 @@ class GPT(nn.Module):
         if targets is None:
             return logits, None
         if not torch.compiler.is_compiling():
-            _check_tokens("targets", targets, c.vocab_size, shape=(B, T), ignore=-100)
+            token_ids("targets", targets, c.vocab_size, shape=(B, T), ignore=-100)
         loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T).long())
         return logits, loss
 

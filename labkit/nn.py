@@ -41,6 +41,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labkit._checks import describe as _describe
+from labkit._checks import token_ids
+
 __all__ = ["MLPConfig", "MLPLanguageModel", "cross_entropy", "log_softmax"]
 
 
@@ -92,12 +95,6 @@ def cross_entropy(
         raise ValueError(f"targets must be token ids in [0, {vocab}); got values outside it")
     # −log q(target): pick each position's target entry (the one-hot p does exactly this)
     return -log_q[keep].gather(-1, kept.unsqueeze(-1)).mean()
-
-
-def _describe(x: object) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
-    return type(x).__name__
 
 
 @dataclass
@@ -171,7 +168,7 @@ class MLPLanguageModel(nn.Module):
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``idx`` (B, T) token ids → ``(logits (B, T, V), loss or None)``."""
-        _check_tokens("idx", idx, self.config.vocab_size)
+        token_ids("idx", idx, self.config.vocab_size)
         B, T = idx.shape
         x = self.embedding(self.windows(idx))  # (B, T, n, n_embd)
         x = x.reshape(B, T, -1)  # concatenate the n embeddings: (B, T, n · n_embd)
@@ -179,30 +176,6 @@ class MLPLanguageModel(nn.Module):
         logits = self.output(h)  # (B, T, V)
         if targets is None:
             return logits, None
-        _check_tokens("targets", targets, self.config.vocab_size, shape=(B, T), ignore=-100)
+        token_ids("targets", targets, self.config.vocab_size, shape=(B, T), ignore=-100)
         loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T).long())
         return logits, loss
-
-
-def _check_tokens(
-    name: str,
-    t: object,
-    vocab_size: int,
-    shape: tuple[int, int] | None = None,
-    ignore: int | None = None,
-) -> None:
-    """Token ids must be a 2-D integer tensor with values in [0, vocab_size)."""
-    if not isinstance(t, torch.Tensor) or t.dtype not in (torch.long, torch.int):
-        raise TypeError(f"{name} must be an integer tensor of token ids, got {_describe(t)}")
-    if t.dim() != 2:
-        raise ValueError(f"{name} must have shape (batch, time), got shape {tuple(t.shape)}")
-    if shape is not None and tuple(t.shape) != shape:
-        raise ValueError(f"{name} must have the shape of idx {shape}, got {tuple(t.shape)}")
-    if t.numel() == 0:
-        return
-    valid = t if ignore is None else t[t != ignore]
-    if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= vocab_size):
-        raise ValueError(
-            f"{name} must hold token ids in [0, {vocab_size}) (config.vocab_size={vocab_size}); "
-            f"got values from {int(valid.min())} to {int(valid.max())}"
-        )

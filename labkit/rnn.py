@@ -80,6 +80,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from labkit._checks import describe as _describe
+from labkit._checks import float_tensor, fraction, int_vector, positive_int, token_ids
+
 __all__ = [
     "GRU",
     "LSTM",
@@ -103,22 +106,11 @@ NONLINEARITIES = ("tanh", "relu")
 State = tuple[torch.Tensor, ...]  # (h,) for the RNN and GRU, (h, c) for the LSTM
 
 
-def _describe(x: object) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
-    return f"{type(x).__name__} ({x!r})"
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+_check_positive_int = positive_int
 
 
 def _check_dropout(value: object, name: str = "dropout") -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
+    return fraction(name, value)
 
 
 # ------------------------------------------------------------------------------ the equations
@@ -234,14 +226,7 @@ class _Cell(nn.Module):
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
 
     def _check_x(self, x: object) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor, got {_describe(x)}")
-        if x.dim() != 2 or x.shape[1] != self.input_size:
-            raise ValueError(
-                f"x must have shape (batch, input_size={self.input_size}), "
-                f"got shape {tuple(x.shape)}"
-            )
-        return x
+        return float_tensor("x", x, ("batch", ("input_size", self.input_size)))
 
     def _check_h(self, name: str, h: object, x: torch.Tensor) -> torch.Tensor:
         if h is None:
@@ -402,16 +387,7 @@ class _Recurrent(nn.Module):
     # ------------------------------------------------------------------------- input checks
 
     def _check_input(self, x: object) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor, got {_describe(x)}")
-        if x.dim() != 3 or x.shape[2] != self.input_size:
-            raise ValueError(
-                f"x must have shape (batch, time, input_size={self.input_size}) (batch first), "
-                f"got shape {tuple(x.shape)}"
-            )
-        if x.shape[1] == 0:
-            raise ValueError("x must hold at least one time step, got time = 0")
-        return x
+        return float_tensor("x", x, ("batch", "time", ("input_size", self.input_size)))
 
     def _check_state(self, state: object, x: torch.Tensor) -> State:
         """``None`` → zeros; else the state as a tuple, checked against ``x``."""
@@ -439,10 +415,8 @@ class _Recurrent(nn.Module):
     def _check_lengths(self, lengths: object, x: torch.Tensor) -> torch.Tensor | None:
         if lengths is None:
             return None
-        lengths = torch.as_tensor(lengths)
+        lengths = int_vector("lengths", lengths)
         B, T = x.shape[:2]
-        if lengths.dim() != 1 or lengths.is_floating_point() or lengths.dtype == torch.bool:
-            raise TypeError(f"lengths must be a 1-D integer tensor, got {_describe(lengths)}")
         if lengths.numel() != B:
             raise ValueError(
                 f"lengths must have one entry per sequence (batch={B}), got {lengths.numel()}"
@@ -768,9 +742,7 @@ class CharRNN(nn.Module):
         state: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
         """``idx`` ``(B, T)`` from ``state`` → ``(logits (B, T, V), final state)``."""
-        from labkit.nn import _check_tokens
-
-        _check_tokens("idx", idx, self.config.vocab_size)
+        token_ids("idx", idx, self.config.vocab_size)
         output, final = self.rnn(self.embedding(idx), state)
         return self.head(self.drop(output)), final
 
@@ -800,10 +772,8 @@ class CharRNN(nn.Module):
             self._carried = tuple(p.detach() for p in parts)
         if targets is None:
             return logits, None
-        from labkit.nn import _check_tokens
-
         B, T = idx.shape
-        _check_tokens("targets", targets, self.config.vocab_size, shape=(B, T), ignore=-100)
+        token_ids("targets", targets, self.config.vocab_size, shape=(B, T), ignore=-100)
         loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T).long())
         return logits, loss
 

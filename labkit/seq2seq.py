@@ -42,13 +42,16 @@ log-probability); both return the tokens *and* the attention weights.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labkit.rnn import IMPLS, SEQUENCE_MODULES, _check_dropout, _describe
+from labkit._checks import describe as _describe
+from labkit._checks import finite_logits, int_vector, token_ids
+from labkit.rnn import IMPLS, SEQUENCE_MODULES, _check_dropout
 
 __all__ = [
     "ATTENTIONS",
@@ -271,16 +274,7 @@ class Seq2Seq(nn.Module):
     # --------------------------------------------------------------------------------- checks
 
     def _check_ids(self, name: str, t: object, vocab: int) -> torch.Tensor:
-        if not isinstance(t, torch.Tensor) or t.dtype not in (torch.long, torch.int):
-            raise TypeError(f"{name} must be an integer tensor of token ids, got {_describe(t)}")
-        if t.dim() != 2 or t.shape[1] == 0:
-            raise ValueError(f"{name} must have shape (batch, time >= 1), got {tuple(t.shape)}")
-        if int(t.min()) < 0 or int(t.max()) >= vocab:
-            raise ValueError(
-                f"{name} must hold token ids in [0, {vocab}), got values from {int(t.min())} "
-                f"to {int(t.max())}"
-            )
-        return t.long()
+        return token_ids(name, t, vocab).long()
 
     def _lengths(self, src: torch.Tensor, src_lengths: object) -> torch.Tensor:
         B, S = src.shape
@@ -298,12 +292,7 @@ class Seq2Seq(nn.Module):
                     "a source mask must be True on a prefix of each row (padding on the right)"
                 )
         else:
-            lengths = torch.as_tensor(src_lengths, device=src.device)
-            if lengths.dim() != 1 or lengths.is_floating_point() or lengths.dtype == torch.bool:
-                raise TypeError(
-                    f"src_lengths must be a 1-D integer tensor (or a bool mask), got "
-                    f"{_describe(src_lengths)}"
-                )
+            lengths = int_vector("src_lengths", src_lengths, src.device)
             if lengths.numel() != B:
                 raise ValueError(
                     f"src_lengths must have one entry per source (batch={B}), got {lengths.numel()}"
@@ -452,12 +441,17 @@ class Seq2Seq(nn.Module):
         if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
             raise ValueError(f"beam_width must be an int >= 1, got {beam_width!r}")
         max_len = self._check_max_len(max_len)
+        _check_length_penalty(length_penalty)
         if isinstance(src, torch.Tensor) and src.dim() == 1:
             src = src[None]
         if not isinstance(src, torch.Tensor) or src.dim() != 2 or src.shape[0] != 1:
             raise ValueError(
                 f"beam_decode takes one source of shape (S,) or (1, S), got {_describe(src)}"
             )
+        if src_length is not None and (
+            isinstance(src_length, bool) or not isinstance(src_length, int)
+        ):
+            raise TypeError(f"src_length must be an int or None, got {_describe(src_length)}")
         lengths = None if src_length is None else torch.tensor([src_length], device=src.device)
 
         def normalised(score: float, n: int) -> float:
@@ -521,6 +515,12 @@ class Seq2Seq(nn.Module):
         return tokens, (attn if self.attention is not None else None)
 
 
+def _check_length_penalty(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"length_penalty must be a finite number, got {value!r}")
+    return float(value)
+
+
 def _length_mask(lengths: torch.Tensor, S: int) -> torch.Tensor:
     """``(B, S)`` bool: ``mask[b, j] = j < lengths[b]`` (True = a real token, may attend)."""
     return torch.arange(S, device=lengths.device)[None, :] < lengths[:, None]
@@ -528,6 +528,9 @@ def _length_mask(lengths: torch.Tensor, S: int) -> torch.Tensor:
 
 def token_accuracy(logits: torch.Tensor, targets: torch.Tensor, pad_id: int = 0) -> float:
     """Share of non-pad positions where ``argmax(logits)`` equals the target (teacher forced)."""
+    finite_logits("logits", logits)
+    if not isinstance(targets, torch.Tensor) or targets.is_floating_point():
+        raise TypeError(f"targets must be an integer tensor of token ids, got {_describe(targets)}")
     if logits.shape[:-1] != targets.shape:
         raise ValueError(
             f"targets must have shape {tuple(logits.shape[:-1])} (logits without the last "

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import json
+import operator
 import os
 import re
 import tempfile
@@ -61,12 +62,16 @@ def _check_ids(where: str, name: str, ids: Any, vocab_size: int) -> list[int]:
         )
     out = list(ids)
     for i, t in enumerate(out):
-        # numpy / torch integer scalars are fine; bool and float are not.
-        if isinstance(t, bool) or not hasattr(t, "__index__"):
+        # numpy / torch integer scalars are fine; bool and float (also as tensors) are not.
+        is_bool = isinstance(t, bool) or str(getattr(t, "dtype", "")).endswith("bool")
+        try:
+            t = operator.index(t) if not is_bool else None
+        except TypeError:
+            t = None
+        if t is None:
             raise TypeError(
-                f"{where}: {name}[{i}] must be an int, got {type(t).__name__} ({t!r:.60})"
+                f"{where}: {name}[{i}] must be an int, got {type(out[i]).__name__} ({out[i]!r:.60})"
             )
-        t = int(t)
         if not 0 <= t < vocab_size:
             raise ValueError(
                 f"{where}: {name}[{i}] must be a token id in [0, {vocab_size}), got {t}"

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labkit.attention import (
+    IMPLS,
     MultiHeadAttention,
     causal_mask,
     padding_mask,
@@ -54,15 +55,17 @@ def test_padding_mask_marks_real_tokens():
 
 
 @pytest.mark.parametrize(
-    "call, words",
+    "call, error, words",
     [
-        (lambda: causal_mask(0), "T must be a positive int"),
-        (lambda: padding_mask([5], 4), "lengths must lie in [0, T=4]"),
-        (lambda: padding_mask([[1]], 4), "lengths must be a 1-D"),
+        (lambda: causal_mask(0), ValueError, "T must be a positive int"),
+        (lambda: padding_mask([5], 4), ValueError, "lengths must lie in [0, T=4]"),
+        (lambda: padding_mask([[1]], 4), TypeError, "lengths must be a 1-D"),
+        (lambda: padding_mask("abc", 4), TypeError, "lengths must be a 1-D"),
+        (lambda: padding_mask([1.5], 4), TypeError, "lengths must be a 1-D"),
     ],
 )
-def test_mask_helpers_check_inputs(call, words):
-    with pytest.raises(ValueError, match=words.replace("[", r"\[").replace("]", r"\]")):
+def test_mask_helpers_check_inputs(call, error, words):
+    with pytest.raises(error, match=words.replace("[", r"\[").replace("]", r"\]")):
         call()
 
 
@@ -193,7 +196,20 @@ def test_multihead_equals_torch_and_fast(bias, masking):
         assert bool((w.masked_select(~causal_mask(T).expand_as(w)) == 0).all())
 
 
-def test_an_explicit_causal_mask_uses_the_kernels_causal_path(monkeypatch):
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_padding_mask_that_looks_causal_is_used_as_given(impl):
+    # batch size = length and lengths 1, 2, …, T: reshaped to (T, T) the key-padding mask is
+    # the causal mask, but it must still mean "sequence b has b + 1 real tokens"
+    torch.manual_seed(5)
+    T, d = 3, 8
+    mha = MultiHeadAttention(d, 2, impl=impl).eval()
+    x = torch.randn(T, T, d)
+    mask = padding_mask(list(range(1, T + 1)), T)
+    expected, _ = _torch_twin(mha)(x, x, x, key_padding_mask=~mask[:, 0])
+    torch.testing.assert_close(mha(x, mask=mask), expected, atol=ATOL, rtol=0)
+
+
+def test_only_causal_true_takes_the_kernels_causal_path(monkeypatch):
     calls = []
     real = F.scaled_dot_product_attention
 
@@ -204,10 +220,10 @@ def test_an_explicit_causal_mask_uses_the_kernels_causal_path(monkeypatch):
     monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
     mha = MultiHeadAttention(8, 2, impl="fast").eval()
     x = torch.randn(2, 5, 8)
-    mha(x, mask=causal_mask(5))
+    mha(x, causal=True)
+    mha(x, mask=causal_mask(5))  # a mask is used as given, whatever its values
     mha(x, mask=causal_mask(5)[None, None])
-    mha(x, mask=causal_mask(5).T)  # not causal: an ordinary mask
-    assert calls == [(True, True), (True, True), (False, False)]
+    assert calls == [(True, True), (False, False), (False, False)]
 
 
 def test_cross_attention_equals_torch():
