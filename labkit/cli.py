@@ -347,6 +347,18 @@ def _diverged(err: FloatingPointError, trainer: Any, lr: float, out: Path) -> Va
     )
 
 
+def _last_saved(out: Path) -> str:
+    """What ``last/`` holds now, read from the checkpoint itself: after a second Ctrl-C or a
+    failed save it is an earlier step than the trainer reached."""
+    from labkit import checkpoint
+
+    try:
+        step = int(checkpoint.load_trainer_state(out / "last")["step"])
+    except Exception:  # no whole checkpoint: nothing to resume from
+        return "no checkpoint was saved; the same command starts again from the beginning."
+    return f"{out / 'last'} holds step {step}. Run the same command again to continue from there."
+
+
 def _train_gpt(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -426,11 +438,7 @@ def _train_gpt(args: argparse.Namespace) -> int:
         history = trainer.fit(steps=args.pause_after, resume_from=resume_from)
     except KeyboardInterrupt:
         runs.write_history(out, trainer.history)
-        print(
-            f"\ninterrupted at step {trainer.step}; saved {out / 'last'}. Run the same command "
-            "again to continue from there.",
-            file=sys.stderr,
-        )
+        print(f"\ninterrupted at step {trainer.step}; {_last_saved(out)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except FloatingPointError as err:
         raise _diverged(err, trainer, train_config.lr, out) from err

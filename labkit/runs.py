@@ -22,7 +22,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 __all__ = [
+    "DeferredInterrupt",
     "HISTORY_FILE",
     "RUN_FILE",
     "VOCAB_FILE",
@@ -172,8 +175,37 @@ def differences(saved: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[
 
 
 def has_checkpoint(folder: str | os.PathLike) -> bool:
-    """True when the run folder holds a ``best/`` or ``last/`` checkpoint (it has trained)."""
-    return any((Path(folder) / c).is_dir() for c in CHECKPOINTS)
+    """True when the run folder holds a ``best/`` or ``last/`` checkpoint (it has trained).
+
+    A checkpoint that a killed save left moved aside is put back first.
+    """
+    return any((Path(folder) / c).is_dir() or _recovered(Path(folder) / c) for c in CHECKPOINTS)
+
+
+def _recovered(ckpt: Path) -> bool:
+    """Put back a checkpoint that a save killed between its two renames left aside (see
+    :func:`labkit.checkpoint.recover`); True when ``ckpt`` then holds one."""
+    try:
+        aside = any(p.name.startswith(f".{ckpt.name}.old-") for p in ckpt.parent.iterdir())
+    except OSError:
+        return False
+    if not aside:
+        return False
+    from labkit import checkpoint
+
+    return checkpoint.recover(ckpt)
+
+
+def _sync_history(folder: Path, last: Path) -> None:
+    """Rewrite ``history.csv`` from ``last/``, the checkpoint the run continues from, so the two
+    agree even when a Ctrl-C came between a save and the history file."""
+    import pandas as pd
+
+    from labkit import checkpoint
+
+    history = checkpoint.load_trainer_state(last).get("history")
+    if isinstance(history, dict):
+        write_history(folder, pd.DataFrame(history))
 
 
 def prepare(
@@ -188,7 +220,7 @@ def prepare(
 
     - no folder, or an empty one: a new run; ``run.json`` and ``vocab.json`` are written.
     - a run folder whose ``run.json`` holds the same settings and whose vocabulary is the same:
-      the run continues from ``last/``. (A run folder without any checkpoint, e.g. after an
+      the run continues from ``last/`` (``history.csv`` is rewritten from it). (A run folder without any checkpoint, e.g. after an
       error before the first step, is set up afresh with the new settings.)
     - different settings: :class:`RunMismatchError` naming each setting (``describe(key)`` turns
       a key into what the user typed, e.g. ``"--lr"``) with both values.
@@ -241,7 +273,10 @@ def prepare(
             [("vocab", len(saved_vocab), len(vocab))],
         )
     last = folder / "last"
-    return last if (last / "trainer_state.pt").is_file() else None
+    if not (last / "trainer_state.pt").is_file():
+        return None
+    _sync_history(folder, last)
+    return last
 
 
 # ------------------------------------------------------------------------------------ loading
@@ -264,12 +299,27 @@ def find_checkpoint(path: str | os.PathLike, which: str = "best") -> tuple[Path,
             f"{VOCAB_FILE}); pass the folder given to train as --out, e.g. runs/NAME"
         )
     ckpt = path / which
-    if not (ckpt / "config.json").is_file():
+    if not (ckpt / "config.json").is_file() and not _recovered(ckpt):
         others = [c for c in CHECKPOINTS if c != which and (path / c / "config.json").is_file()]
         hint = f"; use --which {others[0]}" if others else ""
         why = "no validation has run yet" if which == "best" else "no step has been saved yet"
+        if which == "best" and _validated(path / "last"):
+            why = "it is missing although validation has run: deleted, or its save failed"
         raise FileNotFoundError(f"{str(path)!r} has no {which}/ checkpoint ({why}){hint}")
     return ckpt, path
+
+
+def _validated(last: Path) -> bool:
+    """True when the run's ``last/`` checkpoint records a validation loss."""
+    if not (last / "trainer_state.pt").is_file():
+        return False
+    from labkit import checkpoint
+
+    try:
+        best = checkpoint.load_trainer_state(last).get("best_val_loss")
+    except (OSError, ValueError):
+        return False
+    return isinstance(best, float) and math.isfinite(best)
 
 
 def load(
@@ -302,3 +352,65 @@ def unknown_chars(vocab: CharVocab, text: str) -> list[str]:
         if c not in vocab and c not in seen:
             seen[c] = None
     return list(seen)
+
+
+# ------------------------------------------------------------------------------ interrupt safety
+
+
+class DeferredInterrupt:
+    """Ctrl-C that waits for the end of a critical section instead of landing inside it.
+
+    ``install()`` replaces Python's SIGINT handler (only in the main thread, and only where Ctrl-C
+    raises ``KeyboardInterrupt`` today); ``restore()`` puts the old one back. Inside ``with
+    guard:`` a first Ctrl-C is only noted, and ``KeyboardInterrupt`` is raised when the section
+    ends; a second one inside the section raises at once, a way out of a save that hangs on a
+    slow disk. Outside sections Ctrl-C behaves as before.
+
+    Why defer rather than snapshot and restore: an optimiser step changes the weights and the
+    optimiser state in place, and undoing a half-applied one would need a copy of both before
+    every step (three times the model's size, one copy per step); deferring costs two attribute
+    writes per step. Signals are handled between Python bytecodes, so an interrupt that arrives
+    while a fused kernel runs is raised right after it returns: inside the section, deferred.
+    """
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._pending = False
+        self._previous: Any = None
+
+    def install(self) -> bool:
+        """Take over SIGINT; False (and nothing changed) where that is not possible or needed."""
+        if self._previous is not None or threading.current_thread() is not threading.main_thread():
+            return False
+        current = signal.getsignal(signal.SIGINT)
+        if not callable(current):  # SIG_IGN, SIG_DFL or set outside Python: no KeyboardInterrupt
+            return False
+        self._previous = current
+        signal.signal(signal.SIGINT, self._handle)
+        return True
+
+    def restore(self) -> None:
+        """Give SIGINT back to the handler that ``install`` replaced."""
+        if self._previous is not None:
+            if signal.getsignal(signal.SIGINT) == self._handle:
+                signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        self._pending = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._depth and not self._pending:
+            self._pending = True  # raised when the section ends
+            return
+        self._pending = False
+        self._previous(signum, frame)
+
+    def __enter__(self) -> DeferredInterrupt:
+        self._depth += 1
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._pending:
+            self._pending = False
+            if exc_type is None:
+                raise KeyboardInterrupt

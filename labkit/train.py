@@ -20,9 +20,16 @@ The optimisers (``lr`` = η, ``betas`` = (β₁, β₂), ``weight_decay`` = λ):
 torch's fused kernels (``fused=True``) run Adam/AdamW on CPU and CUDA and SGD on CUDA; elsewhere
 the ``foreach`` versions. All compute the formulas above.
 
+Mixed precision (``config.amp``) follows :func:`labkit.device.precision`: bf16 autocast on GPUs
+that have it, fp16 autocast with a gradient scaler on older ones (the loss is multiplied by a
+scale ``s`` before ``backward`` and the gradients divided by ``s`` before clipping; steps whose
+gradients overflow are skipped), float32 on CPU and MPS.
+
 Reproducible: the batches come from a ``torch.Generator`` seeded with ``config.seed``, the global
-torch RNG (dropout) is seeded with it at step 0, and both generators' states are saved in every
-checkpoint, so a resumed run continues with exactly the loss curve of an unbroken one (on CPU).
+torch RNG (dropout) is seeded with it at step 0, and both generators' states (and the gradient
+scaler's) are saved in every checkpoint, so a resumed run continues with exactly the loss curve
+of an unbroken one (on CPU). Ctrl-C never lands between an update and its bookkeeping, nor
+inside a save (see :class:`labkit.runs.DeferredInterrupt`).
 """
 
 from __future__ import annotations
@@ -43,7 +50,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from labkit import checkpoint
-from labkit.device import as_device, autocast
+from labkit.device import as_device, autocast, grad_scaler
+from labkit.runs import DeferredInterrupt
 
 __all__ = [
     "Callback",
@@ -71,7 +79,8 @@ def _bad(field: str, expected: str, value: Any) -> ValueError:
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """An int (not a bool) that fits torch's int64."""
+    return isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63
 
 
 def _is_num(v: Any) -> bool:
@@ -99,7 +108,8 @@ class TrainConfig:
       (``None``: nowhere); ``checkpoint_every``: also save ``last/`` every this many steps.
     - ``log_every``: copy the loss to the host every this many steps (the history still has
       every step; on a GPU a value like 10 lets the CPU queue work ahead).
-    - ``progress``: show a tqdm progress bar; ``amp``: bf16 autocast on CUDA (no effect elsewhere).
+    - ``progress``: show a tqdm progress bar; ``amp``: the mixed precision that fits the GPU
+      (:func:`labkit.device.precision`: bf16, or fp16 with a gradient scaler; none on CPU/MPS).
     """
 
     max_steps: int = 1000
@@ -137,11 +147,11 @@ class TrainConfig:
         ):
             v = getattr(self, name)
             if not _is_int(v) or v < 1:
-                raise _bad(name, "an int >= 1", v)
+                raise _bad(name, "an int in [1, 2**63)", v)
         for name in ("early_stopping_patience", "checkpoint_every"):
             v = getattr(self, name)
             if v is not None and (not _is_int(v) or v < 1):
-                raise _bad(name, "None or an int >= 1", v)
+                raise _bad(name, "None or an int in [1, 2**63)", v)
         if not _is_int(self.warmup_steps) or not 0 <= self.warmup_steps <= self.max_steps:
             raise _bad(
                 "warmup_steps", f"an int in [0, max_steps={self.max_steps}]", self.warmup_steps
@@ -175,7 +185,7 @@ class TrainConfig:
             raise _bad("betas", "two numbers in [0, 1), e.g. (0.9, 0.999)", betas)
         self.betas = (float(betas[0]), float(betas[1]))
         if self.out_dir is not None:
-            if not isinstance(self.out_dir, str | os.PathLike):
+            if not isinstance(self.out_dir, str | os.PathLike) or not os.fspath(self.out_dir):
                 raise _bad("out_dir", "None or a folder path", self.out_dir)
             self.out_dir = os.fspath(self.out_dir)
         for name in ("progress", "amp"):
@@ -251,6 +261,14 @@ def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
 
 
+def _scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler:
+    """The gradient scaler: :func:`labkit.device.grad_scaler` (on exactly for fp16 autocast) with
+    ``amp``, else a disabled one, whose calls pass straight through."""
+    if amp:
+        return grad_scaler(device)
+    return torch.amp.GradScaler("cuda" if device.type == "cuda" else "cpu", enabled=False)
+
+
 def _kernel_flags(device: torch.device, family: str) -> dict[str, bool]:
     """Fused kernels where torch has them: Adam/AdamW on CPU and CUDA (about 3x faster optimiser
     steps than foreach on a 2-core CPU), SGD on CUDA; the multi-tensor foreach path otherwise."""
@@ -289,7 +307,7 @@ _HOOKS = ("on_step", "on_eval", "on_fit_end")
 # --------------------------------------------------------------------------------------- trainer
 
 
-def _token_stream(name: str, data: Any) -> torch.Tensor | None:
+def _token_stream(name: str, data: Any, vocab_size: Any = None) -> torch.Tensor | None:
     if data is None:
         return None
     if not isinstance(data, torch.Tensor):
@@ -303,7 +321,14 @@ def _token_stream(name: str, data: Any) -> torch.Tensor | None:
         raise TypeError(f"{name} must hold integer token ids, got dtype {data.dtype}")
     if data.dim() != 1:
         raise ValueError(f"{name} must be 1-D (one token stream), got shape {tuple(data.shape)}")
-    return data.long()
+    data = data.long()
+    if data.numel():
+        lo, hi = (int(v) for v in data.aminmax())
+        known = _is_int(vocab_size)
+        if lo < 0 or (known and hi >= vocab_size):
+            allowed = f"in [0, {vocab_size}) (the model's vocab_size)" if known else ">= 0"
+            raise ValueError(f"{name} must hold token ids {allowed}; got id {lo if lo < 0 else hi}")
+    return data
 
 
 def _to(batch_part: Any, device: torch.device) -> Any:
@@ -350,15 +375,20 @@ class Trainer:
             raise TypeError(
                 f"batch_fn must be callable (split, generator) -> (x, y), got {batch_fn!r}"
             )
+        if isinstance(callbacks, str | bytes) or not isinstance(callbacks, Iterable):
+            raise TypeError(
+                f"callbacks must be a list of Callback objects, got {type(callbacks).__name__}"
+            )
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             if not any(callable(getattr(cb, h, None)) for h in _HOOKS):
-                raise TypeError(f"callback {cb!r} has none of the methods {_HOOKS}")
+                raise TypeError(f"callbacks: callback {cb!r} has none of the methods {_HOOKS}")
         self.config = config
         self.device = as_device(device)
         self.batch_fn = batch_fn
-        self.train_data = _token_stream("train_data", train_data)
-        self.val_data = _token_stream("val_data", val_data)
+        vocab_size = getattr(getattr(model, "config", None), "vocab_size", None)
+        self.train_data = _token_stream("train_data", train_data, vocab_size)
+        self.val_data = _token_stream("val_data", val_data, vocab_size)
         if batch_fn is None:
             if self.train_data is None:
                 raise ValueError(
@@ -382,6 +412,7 @@ class Trainer:
             )
         self.model = model.to(self.device)
         self.optimizer = make_optimizer(self.model, config, self.device)
+        self.scaler = _scaler(self.device, config.amp)
         self.batch_generator = torch.Generator().manual_seed(config.seed)
         self.step = 0
         self.tokens_seen = 0
@@ -396,6 +427,9 @@ class Trainer:
         self._in_update = False
         self._snapshot: tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
         self._clock: float | None = None
+        self._sigint = DeferredInterrupt()
+        self._best_pending = False  # a new best whose save to best/ has not finished
+        self._last_saved = -1  # the step last/ holds, as far as this trainer wrote it
 
     # ----------------------------------------------------------------------------- batches, loss
 
@@ -468,17 +502,14 @@ class Trainer:
 
     def _train_step(self) -> None:
         c = self.config
-        self._snapshot = (self.step, *self._rng_state())
-        self._in_update = True
-        if not self.model.training:  # (train() walks every submodule: only when needed)
-            self.model.train()
-        self.optimizer.zero_grad(set_to_none=True)
+        self._begin_step()
         x, y = self.get_batch("train", self.batch_generator)
         lr = learning_rate(self.step + 1, c)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         loss = self._loss(x, y)
-        loss.backward()
+        self.scaler.scale(loss).backward()  # loss · s with fp16, else the loss itself
+        self.scaler.unscale_(self.optimizer)  # the true gradients, for clipping and the log
         params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
         if c.grad_clip is not None:
             # returns the norm before clipping; foreach: one kernel for all tensors instead of
@@ -487,35 +518,83 @@ class Trainer:
             norm = torch.nn.utils.clip_grad_norm_(params, c.grad_clip, foreach=foreach)
         else:
             norm = _total_norm([p.grad for p in params])
-        self.optimizer.step()
-        now = time.perf_counter() - self._clock if self._clock is not None else self.elapsed
-        record = (
-            self.step + 1,
-            lr,
-            loss.detach(),
-            norm.detach(),
-            self.tokens_seen + y.numel(),
-            now,
-        )
-        self._pending.append(record)
-        self._commit(record)
+        with self._sigint:  # the update and its record are one: a Ctrl-C waits for both
+            self.scaler.step(self.optimizer)  # skipped when fp16 gradients overflowed
+            self.scaler.update()
+            self._record(lr, loss, norm, y.numel())
 
-    def _commit(self, record: tuple) -> None:
+    # ---------------------------------------------------------------- step bookkeeping, saving
+
+    def _begin_step(self) -> None:
+        self._snapshot = (self.step, *self._rng_state())
+        self._in_update = True
+        if not self.model.training:  # (train() walks every submodule: only when needed)
+            self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def _record(self, lr: float, loss: torch.Tensor, norm: torch.Tensor, tokens: int) -> None:
+        now = time.perf_counter() - self._clock if self._clock is not None else self.elapsed
+        record = (self.step + 1, lr, loss.detach(), norm.detach(), self.tokens_seen + tokens, now)
+        self._pending.append(record)
+        self._count(record)
+
+    def _count(self, record: tuple) -> None:
         self.step, self.tokens_seen, self.elapsed = record[0], record[4], record[5]
         self._in_update = False
 
     def _recover_interrupted_step(self) -> None:
-        """After an interrupt mid-step: finish the step if the update was applied, else undo it."""
+        """After an interrupt mid-step: finish the step if the update was applied, else undo it.
+
+        The update itself and its record run with Ctrl-C deferred, so an interrupt lands either
+        before the update (undone here: the step repeats identically) or after its record.
+        """
         if not self._in_update:
             return
         assert self._snapshot is not None
         start, *rng = self._snapshot
         if self._pending and self._pending[-1][0] == start + 1:  # the update was applied
-            self._commit(self._pending[-1])
+            self._count(self._pending[-1])
         else:  # it was not: put the random generators back so the step repeats identically
             self._set_rng_state(*rng)
             self.optimizer.zero_grad(set_to_none=True)
+            self._reset_scaler()
             self._in_update = False
+
+    def _reset_scaler(self) -> None:
+        """Forget an ``unscale_`` whose step never came (the scaler refuses a second one)."""
+        if self.scaler.is_enabled():
+            fresh = _scaler(self.device, True)
+            fresh.load_state_dict(self.scaler.state_dict())
+            self.scaler = fresh
+
+    def _save_last(self) -> None:
+        if self.config.out_dir is not None:
+            with self._sigint:  # a Ctrl-C during the save waits for its end
+                self.save(Path(self.config.out_dir) / "last")
+                self._last_saved = self.step
+
+    def _save_best(self, val_loss: float) -> None:
+        if self.config.out_dir is None:
+            return
+        with self._sigint:
+            checkpoint.save(
+                Path(self.config.out_dir) / "best",
+                self.model,
+                extra={"step": self.step, "val_loss": val_loss},
+            )
+            self._best_pending = False
+
+    def _save_after_interrupt(self) -> None:
+        """On Ctrl-C: finish the step, write a best/ whose save was cut short, then last/."""
+        self._recover_interrupted_step()
+        with contextlib.suppress(FloatingPointError):
+            self._flush()
+        if self.config.out_dir is None:
+            return
+        if self._best_pending:  # the weights are still those of that validation
+            self._save_best(self.best_val_loss)
+        if self._last_saved != self.step:
+            self._save_last()
 
     def _flush(self) -> list[dict[str, float]]:
         """Copy pending losses to the host (one sync) and append them to the history."""
@@ -562,16 +641,18 @@ class Trainer:
         if val < self.best_val_loss:
             self.best_val_loss = val
             self.evals_since_best = 0
-            if c.out_dir is not None:
-                checkpoint.save(
-                    Path(c.out_dir) / "best", self.model, extra={"step": self.step, "val_loss": val}
-                )
+            self._best_pending = c.out_dir is not None
         else:
             self.evals_since_best += 1
             patience = c.early_stopping_patience
             if patience is not None and self.evals_since_best >= patience:
                 self.stopped_early = True
                 self.should_stop = True
+        # a best/ lost since (deleted, or a save that failed) is written again with this model
+        if self._best_pending or (
+            c.out_dir is not None and not (Path(c.out_dir) / "best" / checkpoint.CONFIG).is_file()
+        ):
+            self._save_best(val)
 
     # ------------------------------------------------------------------------------------- fit
 
@@ -582,7 +663,8 @@ class Trainer:
 
         ``resume_from`` first loads a checkpoint saved by :meth:`save` (weights, optimiser, RNG
         states, step, history). On ``KeyboardInterrupt`` the state of the last finished step is
-        saved to ``out_dir/last`` (if ``out_dir`` is set) before the interrupt is re-raised.
+        saved to ``out_dir/last`` (if ``out_dir`` is set) before the interrupt is re-raised; a
+        Ctrl-C never splits an update from its bookkeeping, nor a save (it waits for their end).
         """
         if steps is not None and (not _is_int(steps) or steps < 0):
             raise ValueError(f"steps must be None or an int >= 0; got {steps!r}")
@@ -602,40 +684,41 @@ class Trainer:
             unit="step",
             dynamic_ncols=True,
         )
+        handler = self._sigint.install()
         try:
-            while self.step < target and not self.should_stop:
-                self._train_step()
-                s = self.step
-                eval_now = self.has_val and (s % c.eval_every == 0 or s == c.max_steps)
-                if s % c.log_every == 0 or eval_now or s == target:
-                    rows = self._flush()
-                    if eval_now:
-                        self._validate(rows[-1])
-                    for row in rows:
-                        self._call("on_step", row)
-                    if rows:
-                        bar.update(rows[-1]["step"] - bar.n)
-                        post = {"loss": f"{rows[-1]['train_loss']:.4f}"}
-                        if self.best_val_loss < math.inf:
-                            post["best_val"] = f"{self.best_val_loss:.4f}"
-                        bar.set_postfix(post, refresh=False)
-                    if eval_now:
-                        self._call("on_eval", rows[-1])
-                if c.out_dir is not None and c.checkpoint_every and s % c.checkpoint_every == 0:
-                    self.save(Path(c.out_dir) / "last")
-        except KeyboardInterrupt:
-            self._recover_interrupted_step()
-            with contextlib.suppress(FloatingPointError):
-                self._flush()
-            if c.out_dir is not None:
-                self.save(Path(c.out_dir) / "last")
-            raise
+            try:
+                if self._best_pending:  # an earlier fit stopped while best/ was written
+                    self._save_best(self.best_val_loss)
+                while self.step < target and not self.should_stop:
+                    self._train_step()
+                    s = self.step
+                    eval_now = self.has_val and (s % c.eval_every == 0 or s == c.max_steps)
+                    if s % c.log_every == 0 or eval_now or s == target:
+                        rows = self._flush()
+                        if eval_now:
+                            self._validate(rows[-1])
+                        for row in rows:
+                            self._call("on_step", row)
+                        if rows:
+                            bar.update(rows[-1]["step"] - bar.n)
+                            post = {"loss": f"{rows[-1]['train_loss']:.4f}"}
+                            if self.best_val_loss < math.inf:
+                                post["best_val"] = f"{self.best_val_loss:.4f}"
+                            bar.set_postfix(post, refresh=False)
+                        if eval_now:
+                            self._call("on_eval", rows[-1])
+                    if c.checkpoint_every and s % c.checkpoint_every == 0:
+                        self._save_last()
+            except KeyboardInterrupt:
+                self._save_after_interrupt()
+                raise
+            self._flush()
+            self._save_last()
         finally:
             bar.close()
             self._clock = None
-        self._flush()
-        if c.out_dir is not None:
-            self.save(Path(c.out_dir) / "last")
+            if handler:
+                self._sigint.restore()
         self._call("on_fit_end")
         return self.history
 
@@ -661,6 +744,7 @@ class Trainer:
             "batch_rng": batch_rng,
             "torch_rng": cpu_rng,
             "cuda_rng": cuda_rng,
+            "grad_scaler": self.scaler.state_dict(),  # {} when disabled
             "train_config": dataclasses.asdict(self.config),
             "history": {col: [row[col] for row in self._rows] for col in HISTORY_COLUMNS},
         }
@@ -674,9 +758,13 @@ class Trainer:
     def load(self, path: str | os.PathLike) -> None:
         """Restore weights, optimiser, RNG states, step and history from :meth:`save`'s folder."""
         state = checkpoint.load_trainer_state(path)
-        if state.get("kind") != "labkit.train.Trainer" or "optimizer" not in state:
+        _check_trainer_state(path, state)
+        saved = state["train_config"].get("optimizer")
+        if saved != self.config.optimizer:
             raise ValueError(
-                f"checkpoint {os.fspath(path)!r} holds no trainer state (saved by Trainer.save?)"
+                f"checkpoint {os.fspath(path)!r} was trained with optimizer {saved!r}, but this "
+                f"trainer's TrainConfig asks for optimizer {self.config.optimizer!r}; its state "
+                f"(moments, momentum) cannot carry over: resume with optimizer={saved!r}"
             )
         checkpoint.load_weights(path, self.model)
         opt_state = state["optimizer"]
@@ -686,15 +774,17 @@ class Trainer:
                 f"checkpoint {os.fspath(path)!r}: optimiser has {len(opt_state['param_groups'])} "
                 f"parameter groups, this trainer's has {len(current)}"
             )
-        for saved, now in zip(opt_state["param_groups"], current, strict=True):
+        for saved_group, now in zip(opt_state["param_groups"], current, strict=True):
             for flag in ("fused", "foreach"):  # kernels follow this machine, not the saving one
-                saved[flag] = now.get(flag)
+                saved_group[flag] = now.get(flag)
         try:
             self.optimizer.load_state_dict(opt_state)
-        except ValueError as err:
+        except (ValueError, KeyError, TypeError) as err:
             raise ValueError(
                 f"checkpoint {os.fspath(path)!r}: optimiser state does not fit: {err}"
             ) from None
+        if state.get("grad_scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["grad_scaler"])
         cuda = state.get("cuda_rng") if self.device.type == "cuda" else None
         self._set_rng_state(state["batch_rng"], state["torch_rng"], cuda)
         self.step = int(state["step"])
@@ -710,6 +800,8 @@ class Trainer:
         ]
         self._pending.clear()
         self._resumed = True
+        self._best_pending = False
+        self._last_saved = -1
 
     @classmethod
     def resume(
@@ -729,9 +821,54 @@ class Trainer:
         TrainConfig (pass one to change e.g. ``max_steps``).
         """
         if config is None:
-            config = TrainConfig(**checkpoint.load_trainer_state(path)["train_config"])
+            state = checkpoint.load_trainer_state(path)
+            _check_trainer_state(path, state)
+            try:
+                config = TrainConfig(**state["train_config"])
+            except TypeError as err:
+                raise ValueError(
+                    f"checkpoint {os.fspath(path)!r}: its train_config does not fit TrainConfig "
+                    f"({err}); pass config=TrainConfig(...)"
+                ) from None
         if model is None:
             model = checkpoint.load(path, device="cpu")
         trainer = cls(model, train_data, val_data, config, device, batch_fn, callbacks)
         trainer.load(path)
         return trainer
+
+
+_STATE_TYPES: dict[str, tuple[type, ...]] = {
+    "step": (int,),
+    "tokens_seen": (int,),
+    "elapsed": (int, float),
+    "best_val_loss": (int, float),
+    "evals_since_best": (int,),
+    "stopped_early": (bool,),
+    "batch_rng": (torch.Tensor,),
+    "torch_rng": (torch.Tensor,),
+    "train_config": (dict,),
+    "history": (dict,),
+    "optimizer": (dict,),
+}
+
+
+def _check_trainer_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """A clear ``ValueError`` for a trainer state that :meth:`Trainer.save` did not write."""
+    where = f"checkpoint {os.fspath(path)!r}"
+    if state.get("kind") != "labkit.train.Trainer" or "optimizer" not in state:
+        raise ValueError(f"{where} holds no trainer state (saved by Trainer.save?)")
+    for key, types in _STATE_TYPES.items():
+        value = state.get(key)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            names = " or ".join(t.__name__ for t in types)
+            raise ValueError(
+                f"{where}: trainer state {key!r} must be {names}; got {type(value).__name__}"
+            )
+    hist = state["history"]
+    columns = [hist.get(col) for col in HISTORY_COLUMNS]
+    if not all(isinstance(c, list) and len(c) == len(columns[0]) for c in columns):
+        raise ValueError(
+            f"{where}: trainer state 'history' must hold equally long lists {HISTORY_COLUMNS}"
+        )
+    if not isinstance(state["optimizer"].get("param_groups"), list):
+        raise ValueError(f"{where}: trainer state 'optimizer' has no 'param_groups' list")

@@ -123,6 +123,29 @@ def test_pause_and_rerun_continue_to_the_unbroken_result(tmp_path, unbroken, cap
     assert_same_run(out, unbroken)
 
 
+def test_ctrl_c_whose_save_is_cut_short_names_the_step_last_really_holds(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    assert cli.main(train_args(out, "--pause-after", "3")) == 0  # last/ holds step 3
+    real_step, real_save = Trainer._train_step, Trainer.save
+
+    def interrupted_at_step_5(self):
+        if self.step == 5:
+            raise KeyboardInterrupt
+        real_step(self)
+
+    def second_ctrl_c_during_save(self, *args, **kwargs):  # last/ keeps step 3
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as mp:
+        mp.setattr(Trainer, "_train_step", interrupted_at_step_5)
+        mp.setattr(Trainer, "save", second_ctrl_c_during_save)
+        assert cli.main(train_args(out, "--checkpoint-every", "100")) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert "interrupted at step 5" in err and "holds step 3" in err
+    assert "saved" not in err  # never claims a save that did not happen
+    assert checkpoint.load_trainer_state(out / "last")["step"] == 3
+
+
 def test_left_out_options_are_taken_from_the_run(tmp_path, unbroken):
     out = tmp_path / "run"
     assert cli.main(train_args(out, "--pause-after", "2")) == 0
@@ -143,7 +166,7 @@ def test_ctrl_c_saves_last_exits_130_and_resumes_exactly(tmp_path, unbroken, mon
         mp.setattr(Trainer, "_train_step", interrupted_at_step_3)
         assert cli.main(train_args(out)) == cli.EXIT_INTERRUPTED == 130
     err = capsys.readouterr().err
-    assert "interrupted at step 3" in err and "again to continue" in err
+    assert "interrupted at step 3" in err and "holds step 3" in err and "again to continue" in err
     assert checkpoint.load_trainer_state(out / "last")["step"] == 3
     assert len(history(out)) == 3
 

@@ -97,3 +97,32 @@ def test_report_describes_machine():
     assert info["torch"] == torch.__version__
     assert int(info["CPU cores"]) >= 1
     assert info["device"] in {"cpu", "cuda", "mps"}
+
+
+@pytest.mark.parametrize(
+    ("capability", "kind"), [((7, 5), "fp16"), ((8, 0), "bf16"), ((9, 0), "bf16")]
+)
+def test_precision_follows_the_gpu_capability(monkeypatch, capability, kind):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert device.precision("cuda") == kind
+    assert device.precision("cpu") == "fp32"
+    assert device.precision("mps") == "fp32"
+
+
+@pytest.mark.parametrize(("capability", "enabled"), [((7, 5), True), ((8, 6), False)])
+def test_grad_scaler_is_enabled_exactly_for_fp16(monkeypatch, capability, enabled):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device.grad_scaler("cuda").is_enabled() is enabled
+    assert not device.grad_scaler("cpu").is_enabled()
+
+
+def test_report_names_the_mixed_precision(monkeypatch):
+    monkeypatch.setattr(device, "best", lambda check=None: torch.device("cpu"))
+    assert device.report()["mixed precision"] == "none: float32 throughout"
+    monkeypatch.setattr(device, "best", lambda check=None: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda dev=None: "Tesla T4")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda dev=None: (7, 5))
+    info = device.report()
+    assert info["GPU"] == "Tesla T4" and info["compute capability"] == "7.5"
+    assert "fp16" in info["mixed precision"] and "gradient scaler" in info["mixed precision"]

@@ -1,8 +1,15 @@
 """labkit.train: the Trainer learns, repeats itself, resumes exactly, stops, clips and checks input."""
 
+import errno
+import hashlib
+import json
 import math
+import os
 import re
+import shutil
+import signal
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -10,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import labkit
-from labkit import checkpoint
+import labkit.device
+import labkit.train
+from labkit import checkpoint, runs
 from labkit.data import get_batch
 from labkit.nn import MLPConfig, MLPLanguageModel
 from labkit.train import Callback, TrainConfig, Trainer, learning_rate
@@ -209,6 +218,10 @@ def test_optimizer_kernels_follow_this_machine_not_the_saving_one(tmp_path):
     for group in state["optimizer"]["param_groups"]:  # as if saved on another kind of machine
         group["fused"], group["foreach"] = next(iter(elsewhere))
     torch.save(state, tmp_path / "trainer_state.pt")
+    info = json.loads((tmp_path / "config.json").read_text())  # the sha256 of the new file
+    data = (tmp_path / "trainer_state.pt").read_bytes()
+    info["files"]["trainer_state.pt"] = {"sha256": hashlib.sha256(data).hexdigest()}
+    (tmp_path / "config.json").write_text(json.dumps(info))
     resumed = Trainer.resume(tmp_path, TRAIN, VAL, device="cpu", config=config(max_steps=5))
     assert {(g["fused"], g["foreach"]) for g in resumed.optimizer.param_groups} == here
     assert len(resumed.fit()) == 5
@@ -426,3 +439,201 @@ def test_bad_data_is_refused():
         Trainer(model(), None, VAL, config(), device="cpu")
     with pytest.raises(TypeError, match="callback"):
         Trainer(model(), TRAIN, VAL, config(), device="cpu", callbacks=[object()])
+
+
+# ------------------------------------------------------------------------- interrupts, damage
+
+
+def _interrupt_inside_optimizer_step(t: Trainer, at_call: int) -> None:
+    """Send a real SIGINT to this process right after the ``at_call``-th update is applied, while
+    still inside ``optimizer.step()`` (where a Ctrl-C lands during a fused kernel)."""
+    real_step = t.optimizer.step
+    calls = {"n": 0}
+
+    def step(*args, **kwargs):
+        out = real_step(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == at_call:
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    t.optimizer.step = step
+
+
+def _same_state(a: Trainer, b: Trainer) -> None:
+    wa, wb = a.model.state_dict(), b.model.state_dict()
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    oa, ob = a.optimizer.state_dict(), b.optimizer.state_dict()
+    assert oa["param_groups"] == ob["param_groups"] and oa["state"].keys() == ob["state"].keys()
+    for i, slots in oa["state"].items():
+        assert all(torch.equal(slots[k], ob["state"][i][k]) for k in slots), i
+
+
+def test_ctrl_c_inside_the_optimizer_step_resumes_bit_identical(tmp_path):
+    whole = trainer(config(**RESUME), model(dropout=0.1))
+    unbroken = whole.fit()
+    out = tmp_path / "run"
+    t = trainer(config(**RESUME, out_dir=str(out)), model(dropout=0.1))
+    _interrupt_inside_optimizer_step(t, at_call=8)
+    with pytest.raises(KeyboardInterrupt):
+        t.fit()
+    assert t.step == 8  # the update that was applied is counted, not repeated
+    assert checkpoint.load_trainer_state(out / "last")["step"] == 8
+    resumed = Trainer.resume(out / "last", TRAIN, VAL, device="cpu")
+    same_curve(resumed.fit(), unbroken)
+    _same_state(resumed, whole)
+
+
+def test_sigint_handler_is_only_installed_while_fit_runs():
+    before = signal.getsignal(signal.SIGINT)
+    seen = []
+
+    class Peek(Callback):
+        def on_step(self, trainer, row):
+            seen.append(signal.getsignal(signal.SIGINT))
+
+    trainer(config(max_steps=2), callbacks=[Peek()]).fit()
+    assert seen[0] is not before  # Ctrl-C waits for the end of an update while training ...
+    assert signal.getsignal(signal.SIGINT) is before  # ... and behaves as before afterwards
+
+
+def test_checkpoint_mixing_two_saves_is_refused_by_trainer_load(tmp_path):
+    t = trainer(config(max_steps=6))
+    t.fit(steps=3)
+    t.save(tmp_path / "a")
+    t.fit(steps=3)
+    t.save(tmp_path / "b")
+    (tmp_path / "b" / "model.safetensors").replace(tmp_path / "a" / "model.safetensors")
+    with pytest.raises(ValueError, match="different saves"):
+        trainer(config(max_steps=6)).fit(resume_from=tmp_path / "a")
+    with pytest.raises(ValueError, match="different saves"):
+        Trainer.resume(tmp_path / "a", TRAIN, VAL, model=model(), device="cpu")
+
+
+def test_a_failed_save_of_last_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    t = trainer(config(max_steps=10, eval_every=10, out_dir=str(out)))
+    t.fit(steps=4)
+    real_save = torch.save
+
+    def disk_full(obj, f, *args, **kwargs):  # the weights file is written, then the disk fills
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        t.fit(steps=2)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert sorted(p.name for p in out.iterdir()) == ["last"]  # no temporary leftovers
+    assert checkpoint.load_trainer_state(out / "last")["step"] == 4
+    again = trainer(config(max_steps=10, eval_every=10))
+    again.fit(resume_from=out / "last")  # the step-4 checkpoint is whole, and continues
+    same_curve(again.history, trainer(config(max_steps=10, eval_every=10)).fit())
+
+
+def test_ctrl_c_while_best_is_written_still_leaves_a_whole_best(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    real_save = torch.save
+    fired = []
+
+    def interrupted(obj, f, *args, **kwargs):  # Ctrl-C after best/'s weights file, at step 10
+        if obj.get("val_loss") is not None and obj.get("step") == 10 and not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    t = trainer(config(max_steps=20, lr=1e-2, out_dir=str(out)))
+    with pytest.raises(KeyboardInterrupt):
+        t.fit()
+    assert fired and t.step == 10
+    h = t.history
+    assert h["val_loss"].min() < h.loc[h["step"] == 5, "val_loss"].item()  # step 10 is the best
+    best = checkpoint.load(out / "best", device="cpu")
+    assert checkpoint.load_trainer_state(out / "best")["step"] == 10
+    now = t.model.state_dict()
+    assert all(torch.equal(v, now[k]) for k, v in best.state_dict().items())
+
+
+def test_a_missing_best_is_rewritten_at_the_next_validation(tmp_path):
+    out = tmp_path / "run"
+    cfg = config(max_steps=20, lr=0.0, out_dir=str(out))  # lr 0: no validation is ever better
+    t = trainer(cfg)
+    t.fit(steps=7)
+    shutil.rmtree(out / "best")
+    t.fit()
+    assert checkpoint.load_trainer_state(out / "best")["step"] == 10
+    assert t.best_val_loss == t.history["val_loss"].min()
+
+
+def test_missing_best_after_validation_is_named_not_called_no_validation(tmp_path):
+    out = tmp_path / "run"
+    t = trainer(config(max_steps=6, out_dir=str(out)))
+    t.fit()
+    (out / "vocab.json").write_text('{"kind": "char", "chars": []}')
+    shutil.rmtree(out / "best")
+    with pytest.raises(FileNotFoundError) as err:
+        runs.find_checkpoint(out, "best")
+    msg = str(err.value)
+    assert "no validation has run yet" not in msg
+    assert "best/" in msg and "--which last" in msg
+
+
+def test_resuming_with_another_optimizer_names_both(tmp_path):
+    t = trainer(config(max_steps=6))
+    t.fit(steps=3)
+    t.save(tmp_path)
+    sgd = trainer(config(max_steps=6, optimizer="sgd", momentum=0.9))
+    with pytest.raises(ValueError, match=r"optimizer 'adamw'.*'sgd'"):
+        sgd.fit(resume_from=tmp_path)
+
+
+# ------------------------------------------------------------------------------ mixed precision
+
+
+@pytest.mark.parametrize(("kind", "scaled"), [("fp16", True), ("bf16", False), ("fp32", False)])
+def test_the_gradient_scaler_is_on_exactly_for_fp16(monkeypatch, kind, scaled):
+    monkeypatch.setattr(labkit.device, "precision", lambda device=None: kind)
+    t = trainer(config(max_steps=3))
+    assert t.scaler.is_enabled() is scaled
+    h = t.fit()  # the whole step runs through the scaler (a pass-through when it is off)
+    assert len(h) == 3 and h["train_loss"].notna().all()
+    assert not trainer(config(max_steps=3, amp=False)).scaler.is_enabled()
+
+
+def test_fp16_run_with_skipped_steps_resumes_exactly(tmp_path, monkeypatch):
+    # fp16 autocast on the CPU, and a scale that doubles every step until the gradients
+    # overflow: those steps are skipped and the scale halves, the state a resume must restore
+    monkeypatch.setattr(labkit.device, "precision", lambda device=None: "fp16")
+    eager = lambda device: torch.amp.GradScaler("cpu", init_scale=2.0**14, growth_interval=1)  # noqa: E731
+    monkeypatch.setattr(labkit.train, "grad_scaler", eager)
+    whole = trainer(config(**RESUME))
+    unbroken = whole.fit()
+    assert not np.isfinite(unbroken["grad_norm"]).all()  # some steps overflowed and were skipped
+    half = trainer(config(**RESUME))
+    half.fit(steps=9)
+    half.save(tmp_path)
+    assert (
+        checkpoint.load_trainer_state(tmp_path)["grad_scaler"]["scale"] == half.scaler.get_scale()
+    )
+    resumed = Trainer.resume(tmp_path, TRAIN, VAL, device="cpu")
+    same_curve(resumed.fit(), unbroken)
+    _same_state(resumed, whole)
+    assert resumed.scaler.get_scale() == whole.scaler.get_scale()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_mixed_precision_run_resumes_exactly(tmp_path):
+    cfg = config(**RESUME)
+    whole = Trainer(model(), TRAIN, VAL, cfg, device="cuda")
+    unbroken = whole.fit()
+    assert whole.scaler.is_enabled() is (labkit.device.precision("cuda") == "fp16")
+    half = Trainer(model(), TRAIN, VAL, cfg, device="cuda")
+    half.fit(steps=9)
+    half.save(tmp_path)
+    saved = checkpoint.load_trainer_state(tmp_path)["grad_scaler"]
+    assert bool(saved) is whole.scaler.is_enabled()  # the scale travels with the checkpoint
+    resumed = Trainer.resume(tmp_path, TRAIN, VAL, device="cuda")
+    # GPU kernels with atomic adds (embedding backward) may round differently from run to run
+    pd.testing.assert_frame_equal(
+        resumed.fit()[CHECKED], unbroken[CHECKED], check_exact=False, rtol=1e-3
+    )
