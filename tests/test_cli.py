@@ -126,7 +126,7 @@ def test_pause_and_rerun_continue_to_the_unbroken_result(tmp_path, unbroken, cap
 def test_ctrl_c_whose_save_is_cut_short_names_the_step_last_really_holds(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     assert cli.main(train_args(out, "--pause-after", "3")) == 0  # last/ holds step 3
-    real_step, real_save = Trainer._train_step, Trainer.save
+    real_step = Trainer._train_step
 
     def interrupted_at_step_5(self):
         if self.step == 5:
