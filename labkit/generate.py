@@ -10,7 +10,8 @@ repeats: score → choose a token → append it → score again. The choices:
   - top-k (:func:`top_k_filter`): only the ``k`` most likely tokens stay;
   - top-p / nucleus (:func:`top_p_filter`, Holtzman et al. 2020): only the smallest set of
     most likely tokens whose probabilities add up to at least ``p`` stays;
-  - a repetition penalty (:func:`apply_repetition_penalty`, Keskar et al. 2019, CTRL).
+  - a repetition penalty (:func:`apply_repetition_penalty`: Hugging Face's sign-aware form of
+    the penalty of CTRL, Keskar et al. 2019).
 - **beam search** (:func:`beam_search`): keep the ``beam_width`` most likely partial sequences,
   scored by their total log-probability ``Σ_t log p(x_t | x_<t)``.
 
@@ -251,11 +252,15 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
 def apply_repetition_penalty(
     logits: torch.Tensor, previous_ids: torch.Tensor, penalty: float
 ) -> torch.Tensor:
-    """Make tokens that already occurred less likely (CTRL, Keskar et al. 2019).
+    """Make tokens that already occurred less likely (after CTRL, Keskar et al. 2019).
 
     For every token ``v`` in ``previous_ids`` (each counted once, however often it occurred):
     ``z_v ← z_v / penalty`` if ``z_v > 0`` else ``z_v · penalty``. With ``penalty > 1`` both move
     ``z_v`` down; ``penalty = 1`` changes nothing; ``penalty < 1`` favours repeats.
+
+    This sign-aware two-case rule is Hugging Face's ``RepetitionPenaltyLogitsProcessor``. CTRL's
+    paper divides every penalised logit by θ (its ``I(c)``), which *raises* a negative logit, so a
+    repeated token the model already disliked became more likely; the two agree for ``z_v > 0``.
 
     ``logits``: ``(V,)`` or ``(B, V)``; ``previous_ids``: ``(L,)`` or ``(B, L)`` token ids.
     """
