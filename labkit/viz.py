@@ -1313,3 +1313,57 @@ def rope_circles(
 
 
 __all__ += ["rope_circles"]
+
+
+# ----------------------------------------------------------------- notebook 13: adapting an LLM
+
+
+def accuracy_intervals(
+    rows: Mapping[str, Sequence[float]],
+    *,
+    chance: float | None = None,
+    title: str = "Test accuracy with its 95 % interval",
+) -> go.Figure:
+    """One horizontal bar per model: ``rows`` ``{name: (accuracy, low, high)}``, fractions in
+    [0, 1] with ``low ≤ accuracy ≤ high`` (e.g. a Wilson interval), drawn as an error bar; a dashed
+    line at ``chance``. Two models whose intervals overlap widely are not shown apart by the data."""
+    if not isinstance(rows, Mapping) or not rows:
+        raise TypeError(
+            f"rows must be a non-empty dict {{name: (accuracy, low, high)}}; got {type(rows).__name__}"
+        )
+    names, values = [], []
+    for name, row in rows.items():
+        triple = _as_numbers(f"rows[{name!r}]", row)
+        if triple.shape != (3,):
+            raise ValueError(f"rows[{name!r}] must be (accuracy, low, high); got {list(row)!r}")
+        acc, low, high = triple
+        if not 0 <= low <= acc <= high <= 1:
+            raise ValueError(
+                f"rows[{name!r}] must satisfy 0 ≤ low ≤ accuracy ≤ high ≤ 1; got {triple.tolist()}"
+            )
+        names.append(str(name))
+        values.append(triple)
+    bad_chance = isinstance(chance, bool) or not isinstance(chance, Real) or not 0 <= chance <= 1
+    if chance is not None and bad_chance:
+        raise ValueError(f"chance must be None or a fraction in [0, 1]; got {chance!r}")
+    v = np.array(values)
+    fig = go.Figure(
+        go.Bar(
+            x=v[:, 0],
+            y=names,
+            orientation="h",
+            text=[f"{a:.1%}" for a in v[:, 0]],
+            textposition="inside",
+            error_x={"type": "data", "symmetric": False, "array": v[:, 2] - v[:, 0],
+                     "arrayminus": v[:, 0] - v[:, 1]},
+        )
+    )
+    _layout(fig, title, "accuracy", "")
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(autorange="reversed")
+    if chance is not None:
+        fig.add_vline(x=chance, line_dash="dash", line_color="#888", annotation_text=f"chance {chance:.1%}")
+    return fig
+
+
+__all__ += ["accuracy_intervals"]

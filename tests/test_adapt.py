@@ -236,6 +236,54 @@ def test_masked_lm_loss_is_cross_entropy_over_exactly_the_answer_positions(tiny,
         masked_lm_loss(logits, targets[:, 1:])
 
 
+# ------------------------------------------------------------- streams below the top blocks
+
+
+@pytest.mark.parametrize("start", [0, 1])
+def test_scores_and_loss_from_kept_streams_equal_the_whole_model(tiny, tok, task, start):
+    prompts = chats(task)
+    streams = adapt.lower_streams(tiny, tok, prompts, LABELS, start)
+    assert len(streams) == 3 and streams.features.shape == (3, start, 32)
+    assert streams.prefix.shape[0] > 0  # the system message's tokens are shared and kept once
+    scores = adapt.score_streams(tiny, streams, layers=[1])
+    whole = score_labels(tiny, tok, prompts, LABELS, layers=[0, 1])
+    torch.testing.assert_close(scores.total, whole.total, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(scores.mean, whole.mean, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(scores.features[:, 0], whole.features[:, 1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(streams.features, whole.features[:, :start], atol=1e-5, rtol=1e-5)
+    rows, answers = [2, 0, 1], [0, 2, 1]  # labels of 1, 3 and 2 tokens (+ <|im_end|>)
+    pairs = [(prompts[r], LABELS[a]) for r, a in zip(rows, answers, strict=True)]
+    idx, targets = instruction_batch(tok, pairs)
+    with torch.no_grad():
+        expected = masked_lm_loss(tiny(idx)[0], targets)
+        torch.testing.assert_close(adapt.stream_loss(tiny, streams, rows, answers), expected)
+
+
+def test_stream_loss_trains_the_top_blocks_only(tiny, tok, task):
+    streams = adapt.lower_streams(tiny, tok, chats(task)[:2], ["yes", "no"], 1)
+    loss = adapt.stream_loss(tiny, streams, [0, 1], [1, 0])
+    loss.backward()
+    assert tiny.layers[1].mlp.up_proj.weight.grad.abs().sum() > 0
+    assert tiny.layers[0].mlp.up_proj.weight.grad is None  # the kept stream holds no graph
+    tiny.zero_grad(set_to_none=True)
+
+
+def test_streams_check_their_input(tiny, tok, task):
+    with pytest.raises(ValueError, match=r"start must be a block index in \[0, 2\)"):
+        adapt.lower_streams(tiny, tok, ["Hi"], ["yes"], 2)
+    with pytest.raises(ValueError, match="labels must be non-empty strings"):
+        adapt.lower_streams(tiny, tok, ["Hi"], [""], 1)
+    streams = adapt.lower_streams(tiny, tok, ["Hi", "Hello"], ["yes", "no"], 1)
+    with pytest.raises(ValueError, match=r"layers must be block indices in \[1, 2\)"):
+        adapt.score_streams(tiny, streams, layers=[0])
+    with pytest.raises(TypeError, match="streams must be the Streams of lower_streams"):
+        adapt.score_streams(tiny, "streams")
+    with pytest.raises(ValueError, match=r"rows must be 1 indices in \[0, 2\)"):
+        adapt.stream_loss(tiny, streams, [2], [0])
+    with pytest.raises(ValueError, match=r"answers must be label indices in \[0, 2\)"):
+        adapt.stream_loss(tiny, streams, [0], [2])
+
+
 # ----------------------------------------------------------------------------- intervals
 
 

@@ -187,6 +187,53 @@ def test_kv_cache_gives_the_same_logits_as_the_full_sequence():
     assert cache.length == 20
 
 
+def test_run_blocks_is_the_full_forward_and_splits_anywhere():
+    ours, ref = tiny_pair(seed=7, n_layer=3)
+    idx = torch.randint(0, TINY["vocab_size"], (2, 11), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        x = ours.embed_tokens(idx)
+        whole = ours.run_blocks(x, 0)
+        torch.testing.assert_close(ours.lm_head(ours.norm(whole)), ref(idx).logits, atol=1e-5, rtol=1e-5)
+        assert torch.equal(ours.norm(whole), ours.hidden_states(idx))
+        for k in range(4):  # the stream after the lower k blocks, then the rest: the same result
+            torch.testing.assert_close(ours.run_blocks(ours.run_blocks(x, 0, k), k), whole)
+        assert torch.equal(ours.run_blocks(x, 1, 1), x)  # no blocks: nothing changes
+
+
+def test_run_blocks_with_a_cache_and_later_positions():
+    ours, _ = tiny_pair(seed=8, n_layer=3)
+    idx = torch.randint(0, TINY["vocab_size"], (1, 12), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        x = ours.embed_tokens(idx)
+        whole = ours.run_blocks(x, 0)
+        cache = KVCache(3)
+        first = ours.run_blocks(x[:, :5], 0, cache=cache)
+        later = ours.run_blocks(x[:, 5:], 0, cache=cache, positions_start=5)
+        torch.testing.assert_close(torch.cat([first, later], 1), whole, atol=1e-5, rtol=1e-5)
+        assert cache.length == 0  # hidden_states, not run_blocks, advances the length
+        with pytest.raises(ValueError, match=r"positions_start must equal .*\(\[12\]\), got 5"):
+            ours.run_blocks(x[:, :1], 0, cache=cache, positions_start=5)
+
+
+def test_run_blocks_input_errors():
+    model = Llama(LlamaConfig(**TINY))
+    x = torch.zeros(1, 4, 32)
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        model.run_blocks(torch.zeros(1, 4, 32, dtype=torch.long), 0)
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, time, n_embd=32\)"):
+        model.run_blocks(torch.zeros(1, 4, 31), 0)
+    with pytest.raises(ValueError, match=r"0 <= start <= stop <= 2, got 2, 1"):
+        model.run_blocks(x, 2, 1)
+    with pytest.raises(ValueError, match="stop must be an int >= 0"):
+        model.run_blocks(x, 0, -1)
+    with pytest.raises(ValueError, match=r"0 <= start <= stop <= 2, got 0, 3"):
+        model.run_blocks(x, 0, 3)
+    with pytest.raises(ValueError, match="block_size=24"):
+        model.run_blocks(x, 0, positions_start=21)
+    with pytest.raises(TypeError, match="cache must be a KVCache"):
+        model.run_blocks(x, 0, cache={})
+
+
 @pytest.mark.parametrize("impl", ["fast", "reference"])
 def test_generation_with_and_without_cache_is_the_same(impl):
     ours, _ = tiny_pair(seed=6, attn_impl=impl)

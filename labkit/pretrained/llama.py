@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labkit._checks import float_tensor
+
 __all__ = [
     "IMPLS",
     "KVCache",
@@ -416,17 +418,65 @@ class Llama(nn.Module):
             )
         return idx
 
+    def run_blocks(
+        self,
+        x: torch.Tensor,
+        start: int,
+        stop: int | None = None,
+        cache: KVCache | None = None,
+        positions_start: int = 0,
+    ) -> torch.Tensor:
+        """Blocks ``start … stop − 1`` (``stop=None``: to the last) applied to the residual stream
+        ``x`` ``(B, T, d)`` of the tokens at positions ``positions_start …``; no final norm.
+
+            for i in start … stop − 1:   x ← Block_i(x)
+
+        ``run_blocks(E[idx], 0)`` then ``norm`` is :meth:`hidden_states`; splitting at ``k`` gives
+        the same: ``run_blocks(run_blocks(x, 0, k), k)``. So the stream after the lower ``k``
+        blocks can be computed once and kept, and only the upper blocks run again (notebook 13,
+        §5). With ``cache``, blocks ``i`` read and extend its layer ``i`` (which must hold exactly
+        ``positions_start`` tokens); ``cache.length`` is left to the caller.
+        """
+        stop = self._check_blocks(x, start, stop, cache, positions_start)
+        positions = torch.arange(positions_start, positions_start + x.shape[1], device=x.device)
+        cos, sin = rope_angles(self.config.head_dim, positions, self.config.rope_base)
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+        for i in range(start, stop):
+            x = self.layers[i](x, cos, sin, cache, i)
+        return x
+
+    def _check_blocks(
+        self, x: object, start: object, stop: object, cache: object, positions_start: object
+    ) -> int:
+        n = self.config.n_layer
+        t = float_tensor("x", x, ("batch", "time", ("n_embd", self.config.n_embd))).shape[1]
+        stop = n if stop is None else stop
+        for name, value in (("start", start), ("stop", stop), ("positions_start", positions_start)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        if not start <= stop <= n:
+            raise ValueError(f"start, stop must satisfy 0 <= start <= stop <= {n}, got {start}, {stop}")
+        if positions_start + t > self.block_size:
+            raise ValueError(
+                f"x is too long: positions_start={positions_start} + {t} tokens > the model's "
+                f"context of block_size={self.block_size} tokens"
+            )
+        if cache is not None and not isinstance(cache, KVCache):
+            raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
+        held = {cache._filled[i] for i in range(start, stop)} if cache is not None else set()
+        if held - {positions_start}:
+            raise ValueError(
+                f"positions_start must equal the tokens the cache holds in blocks {start}…{stop - 1} "
+                f"({sorted(held)}), got {positions_start}"
+            )
+        return stop
+
     def hidden_states(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """The final normalised hidden states ``(B, T, d)`` for ``idx``, which follow the
         ``cache.length`` tokens already in ``cache`` (if given); the cache then holds them too."""
         start = cache.length if cache is not None else 0
         idx = self._check_idx(idx, start)
-        positions = torch.arange(start, start + idx.shape[1], device=idx.device)
-        cos, sin = rope_angles(self.config.head_dim, positions, self.config.rope_base)
-        x = self.embed_tokens(idx)
-        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-        for i, block in enumerate(self.layers):
-            x = block(x, cos, sin, cache, i)
+        x = self.run_blocks(self.embed_tokens(idx), 0, None, cache, start)
         if cache is not None:
             cache.length = start + idx.shape[1]
         return self.norm(x)
