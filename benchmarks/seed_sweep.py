@@ -8,7 +8,7 @@ smallest, median and largest margin over the offsets, and how many runs failed i
 
     .venv/bin/python benchmarks/seed_sweep.py                      # fast mode, offsets 0-9
     .venv/bin/python benchmarks/seed_sweep.py --full --offsets 0-2 --notebooks 04 05
-    .venv/bin/python benchmarks/seed_sweep.py --list               # identities vs claims, counted
+    .venv/bin/python benchmarks/seed_sweep.py --list [--show]      # identities vs claims, counted [listed]
 
 The exit status is 1 when any run failed (a claim or anything else), else 0.
 """
@@ -61,12 +61,14 @@ def code_cells(book: Path) -> list[str]:
     return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
 
 
-def count_checks(book: Path) -> tuple[int, int]:
-    """(identities, claims) in a notebook: ``assert`` statements and ``claim(`` calls."""
-    identities = claims = 0
+def checks(book: Path) -> tuple[list[str], list[str]]:
+    """The identities (``assert`` lines) and claims (``claim(`` calls, their first line) of a
+    notebook, in order."""
+    identities: list[str] = []
+    claims: list[str] = []
     for src in code_cells(book):
-        identities += len(re.findall(r"^\s*assert\b", src, flags=re.M))
-        claims += len(re.findall(r"\bclaim\(", src))
+        identities += [m.strip() for m in re.findall(r"^\s*assert\b.*$", src, flags=re.M)]
+        claims += [m.strip() for m in re.findall(r"^.*\bclaim\(.*$", src, flags=re.M)]
     return identities, claims
 
 
@@ -105,11 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cell-timeout", type=int, default=3600, help="seconds one cell may run")
     ap.add_argument("--csv", type=Path, help="also write the per-run margins to this CSV file")
     ap.add_argument("--list", action="store_true", help="only count identities and claims per notebook")
+    ap.add_argument("--show", action="store_true", help="with --list: print every check, sorted by kind")
     args = ap.parse_args(argv)
 
     books = pick_notebooks(args.notebooks)
     if args.list:
-        rows = [(b.stem, *count_checks(b)) for b in books]
+        found = {b.stem: checks(b) for b in books}
+        if args.show:
+            for stem, (identities, claims) in found.items():
+                print(f"## {stem}\nidentities:")
+                print("\n".join(f"  {line}" for line in identities) or "  (none)")
+                print("claims:")
+                print("\n".join(f"  {line}" for line in claims) or "  (none)")
+        rows = [(stem, len(i), len(c)) for stem, (i, c) in found.items()]
         table = pd.DataFrame(rows, columns=["notebook", "identities (assert)", "claims (claim)"])
         print(table.to_string(index=False))
         print(f"total: {table.iloc[:, 1].sum()} identities, {table.iloc[:, 2].sum()} claims")
