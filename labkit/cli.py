@@ -7,8 +7,13 @@
     python -m labkit data fetch shakespeare    download/build, verify and cache a corpus
     python -m labkit classroom export DIR      instructor notebooks in nbgrader's source format
 
+    torchrun --nproc_per_node 2 -m labkit train gpt --out runs/shakespeare
+                                    the same on 2 processes (data-parallel, torch.distributed)
+
 Every command answers ``--help``. Errors are one readable line on stderr (``error: ...``) and
-exit code 2; Ctrl-C exits with code 130 (during training it first saves a checkpoint).
+exit code 2; Ctrl-C exits with code 130 (during training it first saves a checkpoint). Under
+torchrun rank 0 prints and writes the run folder; the other ranks stay quiet but for their own
+errors.
 ``--debug`` (or ``LABKIT_DEBUG=1``) shows the full traceback of an error instead, for developers.
 """
 
@@ -155,7 +160,10 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 }
 
 #: Settings whose option is not simply ``--`` + the name with dashes.
-_OPTION_NAMES = {"corpus": "--data"}
+_OPTION_NAMES = {
+    "corpus": "--data",
+    "world_size": "the number of processes (torchrun --nnodes x --nproc_per_node)",
+}
 _MODEL_OVERRIDES = ("block_size", "n_layer", "n_head", "n_embd", "dropout")
 
 
@@ -359,19 +367,51 @@ def _last_saved(out: Path) -> str:
     return f"{out / 'last'} holds step {step}. Run the same command again to continue from there."
 
 
+def _main_process() -> bool:
+    """True in a plain run and on rank 0 of a torchrun launch (torchrun sets ``RANK``)."""
+    return os.environ.get("RANK", "0").strip() in ("", "0")
+
+
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """``print`` for the ranks other than 0: they train, rank 0 talks."""
+
+
+def _launcher(world: Any) -> str:
+    """How the command was started, for ``run.json``."""
+    if world is None:
+        return "python -m labkit"
+    per_node = os.environ.get("LOCAL_WORLD_SIZE", str(world.size))
+    return f"torchrun --nproc_per_node {per_node} -m labkit"
+
+
 def _train_gpt(args: argparse.Namespace) -> int:
+    with _ctrl_c_after_block():
+        from labkit import distributed
+
+    # under torchrun: one process per GPU (cuda:LOCAL_RANK), or gloo on the CPU
+    launched = distributed.launched()
+    device = _device(args.device) if args.device is not None or not launched else None
+    with distributed.session(device) as world:
+        return _train_gpt_run(args, device if world is None else world.device, world)
+
+
+def _train_gpt_run(args: argparse.Namespace, device: Any, world: Any) -> int:
+    """``train gpt`` in this process: alone (``world`` is None) or as one rank of a torchrun
+    launch, where rank 0 alone prints and writes the run folder while all ranks train."""
     import dataclasses
 
     with _ctrl_c_after_block():
         import labkit
-        from labkit import data, runs
+        from labkit import data, distributed, runs
         from labkit.gpt import GPT
         from labkit.train import Trainer
 
+    main = world is None or world.is_main
+    say = print if main else _quiet
     out = Path(args.out)
-    device = _device(args.device)
-    # a run that has trained lends its choices to the options left out now
-    saved = runs.read_run(out) if runs.has_checkpoint(out) else None
+    # a run that has trained lends its choices to the options left out now (rank 0 looks
+    # first: looking may put back a checkpoint that a killed save left aside)
+    saved = distributed.on_main(lambda: runs.read_run(out) if runs.has_checkpoint(out) else None)
     choices = _train_choices(args, saved)
     if choices["corpus"] not in data.REGISTRY:
         known = ", ".join(sorted(data.REGISTRY))
@@ -379,6 +419,8 @@ def _train_gpt(args: argparse.Namespace) -> int:
     if choices["max_chars"] is not None and choices["max_chars"] < 2:
         raise ValueError(f"--max-chars must be at least 2, got {choices['max_chars']}")
 
+    if world is not None:  # rank 0 fetches (or builds) the corpus while the others wait
+        distributed.on_main(lambda: data.fetch(choices["corpus"]))
     text = data.load_text(choices["corpus"])
     if choices["max_chars"] is not None:
         text = text[: choices["max_chars"]]
@@ -387,6 +429,8 @@ def _train_gpt(args: argparse.Namespace) -> int:
     tokens = vocab.encode(text, as_tensor=True)
     train_ids, val_ids = data.split(tokens, choices["val_fraction"])
     model_config, train_config, settings = _train_settings(choices, len(vocab))
+    if (world is not None and world.size > 1) or "world_size" in (saved or {}).get("settings", {}):
+        settings["world_size"] = 1 if world is None else world.size  # N ranks x b = global batch
     _check_fits(model_config, train_config.batch_size, device)
     train_config = dataclasses.replace(
         train_config,
@@ -396,8 +440,10 @@ def _train_gpt(args: argparse.Namespace) -> int:
         log_every=1,  # so that _FiniteWeights sees every step before it is saved
     )
 
-    command = {"choices": choices, "command": " ".join(["python -m labkit", *args.argv])}
-    resume_from = runs.prepare(out, settings, vocab, describe=_option, extra=command)
+    command = {"choices": choices, "command": " ".join([_launcher(world), *args.argv])}
+    resume_from = distributed.on_main(  # rank 0 writes the folder; all learn where to resume
+        lambda: runs.prepare(out, settings, vocab, describe=_option, extra=command)
+    )
 
     labkit.seed(train_config.seed)  # the initial weights
     model = GPT(model_config)
@@ -407,45 +453,48 @@ def _train_gpt(args: argparse.Namespace) -> int:
         val_ids,
         train_config,
         device=device,
-        callbacks=[_FiniteWeights(), _Report()],
+        callbacks=[_FiniteWeights(), _Report()] if main else [_FiniteWeights()],
     )
     if resume_from is not None:
         from labkit import checkpoint
 
         step = int(checkpoint.load_trainer_state(resume_from)["step"])
         if step >= train_config.max_steps:
-            print(
+            say(
                 f"{out} is already trained: it reached --max-steps {train_config.max_steps}. "
                 f"Generate from it with\n  python -m labkit generate --checkpoint {out}\n"
                 "To train longer, start a new run (a new --out folder) with a larger --max-steps."
             )
             return 0
-        print(f"resuming {out} from step {step} (checkpoint {resume_from})")
+        say(f"resuming {out} from step {step} (checkpoint {resume_from})")
     else:
-        print(f"new run in {out}")
-    print(
+        say(f"new run in {out}")
+    ranks = "" if world is None else f"{world.size} processes x "
+    say(
         f"corpus {choices['corpus']}: {len(text):,} characters, vocabulary {len(vocab)}; "
         f"{len(train_ids):,} train / {len(val_ids):,} validation tokens\n"
         f"model GPT preset {choices['preset']!r}: {model.num_params():,} parameters, "
         f"{model_config.n_layer} layers, {model_config.n_head} heads, "
         f"{model_config.n_embd}-dim embeddings, context {model_config.block_size}; "
         f"device {trainer.device}\n"
-        f"training {train_config.max_steps} steps of {train_config.batch_size} x "
+        f"training {train_config.max_steps} steps of {ranks}{train_config.batch_size} x "
         f"{train_config.block_size} tokens, AdamW lr {train_config.lr:g} "
         f"({train_config.schedule}, {train_config.warmup_steps} warm-up steps)"
     )
     try:
         history = trainer.fit(steps=args.pause_after, resume_from=resume_from)
     except KeyboardInterrupt:
-        runs.write_history(out, trainer.history)
-        print(f"\ninterrupted at step {trainer.step}; {_last_saved(out)}", file=sys.stderr)
+        if main:
+            runs.write_history(out, trainer.history)
+            print(f"\ninterrupted at step {trainer.step}; {_last_saved(out)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except FloatingPointError as err:
         raise _diverged(err, trainer, train_config.lr, out) from err
-    runs.write_history(out, history)
+    if main:
+        runs.write_history(out, history)
     done = trainer.step >= train_config.max_steps
     best = trainer.best_val_loss
-    print(
+    say(
         f"{'finished' if done else 'paused'} at step {trainer.step}"
         + (
             f"; best validation loss {best:.4f} (checkpoint {out / 'best'})"
@@ -454,8 +503,8 @@ def _train_gpt(args: argparse.Namespace) -> int:
         )
     )
     if not done:
-        print("run the same command again to continue")
-    print(f"generate text with:\n  python -m labkit generate --checkpoint {out} --prompt ...")
+        say("run the same command again to continue")
+    say(f"generate text with:\n  python -m labkit generate --checkpoint {out} --prompt ...")
     return 0
 
 
@@ -589,7 +638,10 @@ def _add_train_gpt(train_cmds: Any) -> None:
             "Train a character-level GPT: build the vocabulary from the corpus (every "
             "distinct character is a token), make a GPT of the chosen size, and train it, saving "
             "checkpoints in the --out folder (best/ = lowest validation loss, last/ = latest "
-            "step). Run the same command again to continue an interrupted run (Ctrl-C saves one)."
+            "step). Run the same command again to continue an interrupted run (Ctrl-C saves one). "
+            "Started with `torchrun --nproc_per_node N -m labkit train gpt ...` it trains "
+            "data-parallel on N processes (torch.distributed: one GPU each, or the CPU); each "
+            "process draws --batch-size windows, so a step sees N x --batch-size."
         ),
         epilog=_wrap(
             "Options you leave out take their default on a new run, and the value the run was "
@@ -668,7 +720,8 @@ def _add_train_gpt(train_cmds: Any) -> None:
         "--batch-size",
         type=_positive_int,
         metavar="B",
-        help=f"text windows per step (default {d['batch_size']})",
+        help=f"text windows per step and process: under torchrun N processes see N x B "
+        f"(default {d['batch_size']})",
     )
     g.add_argument(
         "--lr",
@@ -945,6 +998,12 @@ def _message(err: BaseException, args: argparse.Namespace | None) -> str:
     return text
 
 
+def _relayed(err: BaseException) -> bool:
+    """True for an error of rank 0 that a torchrun rank stops with (rank 0 reports it)."""
+    kind = getattr(sys.modules.get("labkit.distributed"), "RelayedError", None)
+    return kind is not None and isinstance(err, kind)
+
+
 def _debugging(args: argparse.Namespace | None) -> bool:
     flag = os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
     return flag or bool(getattr(args, "debug", False))
@@ -966,12 +1025,16 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = argv
         return args.func(args)
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        if _main_process():
+            print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:
         if _debugging(args) and not isinstance(err, UsageError):
             raise
-        print(f"error: {_message(err, args)}", file=sys.stderr)
+        if _main_process():
+            print(f"error: {_message(err, args)}", file=sys.stderr)
+        elif not _relayed(err):  # rank 0 reports that one itself
+            print(f"error (rank {os.environ['RANK']}): {_message(err, args)}", file=sys.stderr)
         return EXIT_ERROR
 
 

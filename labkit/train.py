@@ -30,6 +30,15 @@ torch RNG (dropout) is seeded with it at step 0, and both generators' states (an
 scaler's) are saved in every checkpoint, so a resumed run continues with exactly the loss curve
 of an unbroken one (on CPU). Ctrl-C never lands between an update and its bookkeeping, nor
 inside a save (see :class:`labkit.runs.DeferredInterrupt`).
+
+On several processes (``torchrun``, see :mod:`labkit.distributed`) the same loop runs on every
+rank with the model in DistributedDataParallel, which averages the gradients during ``backward``
+(so clipping and the logged gradient norm see the average, the same on every rank). Each rank
+draws its own shard of one global batch: all ranks draw the same ``N · batch_size`` windows from
+the shared batch generator and rank ``r`` keeps windows ``[r·b, (r+1)·b)``, so ``batch_size`` is
+*per rank* and N ranks × b train like one process × N·b. The logged training and validation
+losses are means over the ranks; rank 0 alone writes checkpoints while the others wait; a
+Ctrl-C stops every rank after the same step (:class:`labkit.distributed.AgreedInterrupt`).
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from labkit import checkpoint
+from labkit import checkpoint, distributed
 from labkit.device import as_device, autocast, grad_scaler
 from labkit.runs import DeferredInterrupt
 
@@ -92,7 +101,8 @@ class TrainConfig:
     """How to train. Every field is checked when the config is made.
 
     - ``max_steps``: optimiser updates in the whole run (the schedule ends here).
-    - ``batch_size``, ``block_size``: sequences per batch, tokens per sequence.
+    - ``batch_size``, ``block_size``: sequences per batch, tokens per sequence. On several
+      processes (torchrun) ``batch_size`` is per process: a step sees ``N · batch_size``.
     - ``optimizer``: ``"sgd"``, ``"adam"`` or ``"adamw"``; ``lr``, ``weight_decay``, ``betas``,
       ``eps`` (Adam/AdamW), ``momentum`` (SGD).
     - ``schedule``: ``"constant"``, ``"cosine"`` or ``"wsd"``, after ``warmup_steps`` of linear
@@ -351,6 +361,12 @@ class Trainer:
     - ``device``: where to train (default: ``labkit.device.best()``); model and data move there.
     - ``callbacks``: :class:`Callback` objects (live plots, custom stopping).
 
+    Inside a ``torch.distributed`` process group (e.g. under ``torchrun``, with
+    :func:`labkit.distributed.session`) the trainer trains data-parallel: ``device`` defaults to
+    the rank's own (``cuda:LOCAL_RANK`` or the CPU), every rank must make the same calls
+    (``fit``, ``evaluate``, ``save``), and callbacks run on every rank (one that stops training
+    must decide alike on all of them, e.g. from the logged losses, which are means over ranks).
+
     ``fit()`` returns the history (a DataFrame, one row per step); ``evaluate()`` the mean loss
     on fixed validation batches; ``save(path)`` / ``Trainer.resume(path, ...)`` checkpoint and
     continue.
@@ -384,7 +400,16 @@ class Trainer:
             if not any(callable(getattr(cb, h, None)) for h in _HOOKS):
                 raise TypeError(f"callbacks: callback {cb!r} has none of the methods {_HOOKS}")
         self.config = config
+        self.world = distributed.world()  # None: this process trains alone
+        if self.world is not None and device is None:
+            device = self.world.device
         self.device = as_device(device)
+        if self.world is not None and self.device.type not in ("cpu", "cuda"):
+            raise ValueError(
+                f"device {self.device} cannot train data-parallel: torch.distributed serves "
+                "'cpu' and 'cuda'"
+            )
+        self._rank, self._ranks = (0, 1) if self.world is None else (self.world.rank, self.world.size)
         self.batch_fn = batch_fn
         vocab_size = getattr(getattr(model, "config", None), "vocab_size", None)
         self.train_data = _token_stream("train_data", train_data, vocab_size)
@@ -411,6 +436,8 @@ class Trainer:
                 f"{type(model).__name__} has none"
             )
         self.model = model.to(self.device)
+        # what a step calls: the model itself, or DDP around it (averages gradients over ranks)
+        self._net = self.model if self.world is None else distributed.wrap(self.model, self.device)
         self.optimizer = make_optimizer(self.model, config, self.device)
         self.scaler = _scaler(self.device, config.amp)
         self.batch_generator = torch.Generator().manual_seed(config.seed)
@@ -427,7 +454,7 @@ class Trainer:
         self._in_update = False
         self._snapshot: tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
         self._clock: float | None = None
-        self._sigint = DeferredInterrupt()
+        self._sigint = DeferredInterrupt() if self.world is None else distributed.AgreedInterrupt()
         self._best_pending = False  # a new best whose save to best/ has not finished
         self._last_saved = -1  # the step last/ holds, as far as this trainer wrote it
 
@@ -438,11 +465,19 @@ class Trainer:
         return self.val_data is not None or self.batch_fn is not None
 
     def get_batch(self, split: str, generator: torch.Generator) -> Batch:
-        """One ``(x, y)`` batch of ``split`` ("train" or "val") on the trainer's device."""
+        """One ``(x, y)`` batch of ``split`` ("train" or "val") on the trainer's device.
+
+        On N ranks: this rank's shard of one global batch. Every rank draws the same N·b
+        windows from ``generator`` and keeps its own b (with ``batch_fn``: every rank draws N
+        batches and keeps the r-th), so the generators stay alike on all ranks.
+        """
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         if self.batch_fn is not None:
-            batch = self.batch_fn(split, generator)
+            for r in range(self._ranks):  # one draw per rank; this rank keeps its own
+                drawn = self.batch_fn(split, generator)
+                if r == self._rank:
+                    batch = drawn
             if not isinstance(batch, tuple | list) or len(batch) != 2:
                 raise TypeError(f"batch_fn must return a pair (x, y), got {type(batch).__name__}")
             return _to(batch[0], self.device), _to(batch[1], self.device)
@@ -452,12 +487,16 @@ class Trainer:
         if data is None:
             raise ValueError(f"no {split} data: pass {split}_data to the Trainer")
         c = self.config
-        return get_batch(data, c.block_size, c.batch_size, generator=generator)
+        if self.world is None:
+            return get_batch(data, c.block_size, c.batch_size, generator=generator)
+        x, y = get_batch(data, c.block_size, c.batch_size * self._ranks, generator=generator)
+        mine = slice(self._rank * c.batch_size, (self._rank + 1) * c.batch_size)
+        return x[mine], y[mine]
 
     def _loss(self, x: Any, y: torch.Tensor) -> torch.Tensor:
         ctx = autocast(self.device) if self.config.amp else contextlib.nullcontext()
         with ctx:
-            out = self.model(*x, y) if isinstance(x, tuple | list) else self.model(x, y)
+            out = self._net(*x, y) if isinstance(x, tuple | list) else self._net(x, y)
         loss = out[1] if isinstance(out, tuple | list) else None
         if not isinstance(loss, torch.Tensor):
             raise TypeError(
@@ -468,7 +507,10 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, splits: Sequence[str] = ("val",)) -> dict[str, float]:
-        """Mean loss on ``eval_batches`` fixed batches of each split (the same batches every call)."""
+        """Mean loss on ``eval_batches`` fixed batches of each split (the same batches every call).
+
+        On N ranks each rank scores its shard of every batch and the result is the mean over
+        ranks (call it on every rank)."""
         if isinstance(splits, str):
             splits = (splits,)
         was_training = self.model.training
@@ -481,6 +523,8 @@ class Trainer:
                 for _ in range(self.config.eval_batches):
                     x, y = self.get_batch(split, g)
                     total += self._loss(x, y).float()
+                if self.world is not None:
+                    total = distributed.mean(total)
                 out[split] = total.item() / self.config.eval_batches
         finally:
             self.model.train(was_training)
@@ -521,7 +565,7 @@ class Trainer:
         with self._sigint:  # the update and its record are one: a Ctrl-C waits for both
             self.scaler.step(self.optimizer)  # skipped when fp16 gradients overflowed
             self.scaler.update()
-            self._record(lr, loss, norm, y.numel())
+            self._record(lr, loss, norm, y.numel() * self._ranks)  # tokens of all ranks
 
     # ---------------------------------------------------------------- step bookkeeping, saving
 
@@ -577,15 +621,20 @@ class Trainer:
         if self.config.out_dir is None:
             return
         with self._sigint:
-            checkpoint.save(
-                Path(self.config.out_dir) / "best",
-                self.model,
-                extra={"step": self.step, "val_loss": val_loss},
-            )
+            extra = {"step": self.step, "val_loss": val_loss}
+            best = Path(self.config.out_dir) / "best"
+            distributed.on_main(lambda: checkpoint.save(best, self.model, extra=extra))
             self._best_pending = False
 
     def _save_after_interrupt(self) -> None:
-        """On Ctrl-C: finish the step, write a best/ whose save was cut short, then last/."""
+        """On Ctrl-C: finish the step, write a best/ whose save was cut short, then last/.
+
+        On several ranks only after a Ctrl-C that they agreed on (all stopped after the same
+        step); an interrupt raised on one rank alone saves nothing, as the others may be
+        waiting for it in a collective that never comes.
+        """
+        if self.world is not None and not self._sigint.agreed:
+            return
         self._recover_interrupted_step()
         with contextlib.suppress(FloatingPointError):
             self._flush()
@@ -602,7 +651,10 @@ class Trainer:
             return []
         values = torch.stack(
             [torch.stack([loss.float(), norm.float()]) for _, _, loss, norm, _, _ in self._pending]
-        ).tolist()
+        )
+        if self.world is not None:  # the loss of the global batch: the mean over ranks
+            values[:, 0] = distributed.mean(values[:, 0])
+        values = values.tolist()
         rows = []
         for (step, lr, *_, tokens, elapsed), (loss, norm) in zip(
             self._pending, values, strict=True
@@ -649,10 +701,11 @@ class Trainer:
                 self.stopped_early = True
                 self.should_stop = True
         # a best/ lost since (deleted, or a save that failed) is written again with this model
-        if self._best_pending or (
-            c.out_dir is not None and not (Path(c.out_dir) / "best" / checkpoint.CONFIG).is_file()
-        ):
+        if self._best_pending or (c.out_dir is not None and not distributed.on_main(self._has_best)):
             self._save_best(val)
+
+    def _has_best(self) -> bool:
+        return (Path(str(self.config.out_dir)) / "best" / checkpoint.CONFIG).is_file()
 
     # ------------------------------------------------------------------------------------- fit
 
@@ -665,6 +718,8 @@ class Trainer:
         states, step, history). On ``KeyboardInterrupt`` the state of the last finished step is
         saved to ``out_dir/last`` (if ``out_dir`` is set) before the interrupt is re-raised; a
         Ctrl-C never splits an update from its bookkeeping, nor a save (it waits for their end).
+        On several ranks a Ctrl-C is acted on at the next logging step (every ``log_every``
+        steps), by all ranks together.
         """
         if steps is not None and (not _is_int(steps) or steps < 0):
             raise ValueError(f"steps must be None or an int >= 0; got {steps!r}")
@@ -673,13 +728,13 @@ class Trainer:
         c = self.config
         target = c.max_steps if steps is None else min(c.max_steps, self.step + steps)
         if self.step == 0 and not self._resumed:
-            torch.manual_seed(c.seed)  # dropout and anything else on the global RNG
+            torch.manual_seed(c.seed + self._rank)  # dropout etc.: on N ranks, one stream each
         self.should_stop = False
         self._clock = time.perf_counter() - self.elapsed
         bar = tqdm(
             total=c.max_steps,
             initial=self.step,
-            disable=not c.progress,
+            disable=not c.progress or self._rank != 0,
             desc="train",
             unit="step",
             dynamic_ncols=True,
@@ -693,7 +748,8 @@ class Trainer:
                     self._train_step()
                     s = self.step
                     eval_now = self.has_val and (s % c.eval_every == 0 or s == c.max_steps)
-                    if s % c.log_every == 0 or eval_now or s == target:
+                    log_now = s % c.log_every == 0 or eval_now or s == target
+                    if log_now:
                         rows = self._flush()
                         if eval_now:
                             self._validate(rows[-1])
@@ -709,6 +765,8 @@ class Trainer:
                             self._call("on_eval", rows[-1])
                     if c.checkpoint_every and s % c.checkpoint_every == 0:
                         self._save_last()
+                    if log_now and self.world is not None and self._sigint.agree(self.device):
+                        raise KeyboardInterrupt  # a Ctrl-C on any rank: all stop after this step
             except KeyboardInterrupt:
                 self._save_after_interrupt()
                 raise
@@ -733,7 +791,7 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything besides weights and optimiser that a resumed run needs (plain types)."""
         batch_rng, cpu_rng, cuda_rng = self._rng_state()
-        return {
+        state = {
             "kind": "labkit.train.Trainer",
             "step": self.step,
             "tokens_seen": self.tokens_seen,
@@ -748,12 +806,23 @@ class Trainer:
             "train_config": dataclasses.asdict(self.config),
             "history": {col: [row[col] for row in self._rows] for col in HISTORY_COLUMNS},
         }
+        if self.world is not None:  # every rank's own dropout generators, for an exact resume
+            ranks = distributed.gather((cpu_rng, cuda_rng))
+            state["rank_torch_rng"] = [cpu for cpu, _ in ranks]
+            if cuda_rng is not None:
+                state["rank_cuda_rng"] = [cuda for _, cuda in ranks]
+        return state
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write a checkpoint (weights, config, optimiser, RNG states, history) to folder ``path``."""
+        """Write a checkpoint (weights, config, optimiser, RNG states, history) to folder ``path``.
+
+        On several ranks call it on every rank: rank 0 writes, the others wait for it."""
         if self._pending:
             self._flush()
-        return checkpoint.save(path, self.model, optimizer=self.optimizer, extra=self.state_dict())
+        extra = self.state_dict()
+        return distributed.on_main(
+            lambda: checkpoint.save(path, self.model, optimizer=self.optimizer, extra=extra)
+        )
 
     def load(self, path: str | os.PathLike) -> None:
         """Restore weights, optimiser, RNG states, step and history from :meth:`save`'s folder."""
@@ -785,8 +854,10 @@ class Trainer:
             ) from None
         if state.get("grad_scaler") and self.scaler.is_enabled():
             self.scaler.load_state_dict(state["grad_scaler"])
-        cuda = state.get("cuda_rng") if self.device.type == "cuda" else None
-        self._set_rng_state(state["batch_rng"], state["torch_rng"], cuda)
+        cpu, cuda = state["torch_rng"], state.get("cuda_rng")
+        if self.world is not None:
+            cpu, cuda = self._rank_rng(state, cpu, cuda)
+        self._set_rng_state(state["batch_rng"], cpu, cuda)
         self.step = int(state["step"])
         self.tokens_seen = int(state["tokens_seen"])
         self.elapsed = float(state["elapsed"])
@@ -802,6 +873,21 @@ class Trainer:
         self._resumed = True
         self._best_pending = False
         self._last_saved = -1
+
+    def _rank_rng(
+        self, state: dict[str, Any], cpu: torch.Tensor, cuda: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This rank's dropout generator states from a checkpoint saved on as many ranks. From
+        any other checkpoint rank 0 continues the saved states and rank r > 0 starts afresh
+        from ``seed + r``."""
+        cpus, cudas = state.get("rank_torch_rng"), state.get("rank_cuda_rng")
+        if isinstance(cpus, list) and len(cpus) == self._ranks:
+            own = cudas[self._rank] if isinstance(cudas, list) and len(cudas) == self._ranks else None
+            return cpus[self._rank], own
+        if self._rank == 0:
+            return cpu, cuda
+        torch.manual_seed(self.config.seed + self._rank)
+        return torch.get_rng_state(), None
 
     @classmethod
     def resume(

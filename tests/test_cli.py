@@ -309,7 +309,7 @@ def test_python_dash_m_labkit_reports_errors_with_code_2():
     ("command", "words"),
     [
         ([], ["train", "generate", "data", "--debug", cli.DEBUG_ENV]),
-        (["train", "gpt"], ["--max-chars", "--pause-after", "continue", "best/"]),
+        (["train", "gpt"], ["--max-chars", "--pause-after", "continue", "best/", "torchrun"]),
         (["generate"], ["--temperature", "--top-p", "--stop", "likeliest", "--debug"]),
     ],
 )

@@ -637,3 +637,20 @@ def test_cuda_mixed_precision_run_resumes_exactly(tmp_path):
     pd.testing.assert_frame_equal(
         resumed.fit()[CHECKED], unbroken[CHECKED], check_exact=False, rtol=1e-3
     )
+
+
+def test_one_process_makes_no_collective_call(tmp_path, monkeypatch):
+    # the data-parallel plumbing stays out of a plain run: no process group, no DDP, no
+    # collective (each would be a host sync, or a hang without a group)
+    def refuse(*args, **kwargs):
+        raise AssertionError("a torch.distributed call in a single-process run")
+
+    for name in ("all_reduce", "broadcast_object_list", "all_gather_object", "barrier"):
+        monkeypatch.setattr(torch.distributed, name, refuse)
+    cfg = config(**RESUME, out_dir=str(tmp_path / "run"), checkpoint_every=5)
+    t = trainer(cfg, model(dropout=0.1))
+    assert t.world is None and t._net is t.model
+    t.fit(steps=10)
+    resumed = Trainer.resume(tmp_path / "run" / "last", TRAIN, VAL, device="cpu")
+    same_curve(resumed.fit(), trainer(config(**RESUME), model(dropout=0.1)).fit())
+    assert "rank_torch_rng" not in checkpoint.load_trainer_state(tmp_path / "run" / "last")
