@@ -180,7 +180,7 @@ def sinusoidal_positions(T: int, d: int) -> torch.Tensor:
         PE[pos, 2i+1] = cos(pos / 10000^(2i/d))
 
     Each pair of dimensions is a sine/cosine of one frequency; frequencies fall geometrically
-    from 1 to 1/10000, so nearby positions get similar vectors and ``PE[pos + k]`` is a linear
+    from 1 to 1/10000^((d-2)/d) (just above 1/10000), so nearby positions get similar vectors and ``PE[pos + k]`` is a linear
     function (a rotation) of ``PE[pos]``. An odd ``d`` drops the last cosine.
     """
     for name, v in (("T", T), ("d", d)):

@@ -4,8 +4,9 @@
   ``softmax(z / τ)``, the quantity the notebook plots against τ.
 - ``q2`` (function): ``nucleus(probs, p)`` — which tokens top-p sampling keeps: the smallest
   set of most likely tokens whose probabilities add up to at least ``p``.
-- ``q3`` (function): ``repetition_penalty(logits, previous_ids, penalty)`` — CTRL's penalty:
-  divide a seen token's positive logit by the penalty, multiply a negative one.
+- ``q3`` (function): ``repetition_penalty(logits, previous_ids, penalty)`` — the sign-aware
+  penalty (Hugging Face's form of CTRL's): divide a seen token's positive logit by the penalty,
+  multiply a negative one.
 - ``q4`` (function): ``distinct_n(tokens, n)`` — the share of distinct n-grams in a text, the
   notebook's measure of repetition.
 
@@ -172,8 +173,9 @@ q2 = FunctionExercise(
 
 _Q3_SOLUTION = '''\
 def repetition_penalty(logits, previous_ids, penalty) -> list[float]:
-    """CTRL (Keskar et al. 2019): every token that occurred in previous_ids (once is enough)
-    becomes less likely: a positive logit is divided by the penalty, a negative one multiplied."""
+    """After CTRL (Keskar et al. 2019), in Hugging Face's sign-aware form: every token that occurred
+    in previous_ids (once is enough) becomes less likely: a positive logit is divided by the
+    penalty, a negative one multiplied."""
     out = list(logits)
     for i in set(previous_ids):
         out[i] = out[i] / penalty if out[i] > 0 else out[i] * penalty
