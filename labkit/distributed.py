@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import signal
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +37,8 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from labkit.runs import DeferredInterrupt
 
 __all__ = [
     "AgreedInterrupt",
@@ -262,10 +262,10 @@ def on_main(fn: Callable[[], T]) -> T:
 # ------------------------------------------------------------------------------------------ Ctrl-C
 
 
-class AgreedInterrupt:
+class AgreedInterrupt(DeferredInterrupt):
     """Ctrl-C for a training run on several processes: every rank stops at the same step.
 
-    The same interface as :class:`labkit.runs.DeferredInterrupt` (``install``, ``restore``,
+    The interface of :class:`labkit.runs.DeferredInterrupt` (``install``, ``restore``,
     ``with guard:``), but a first Ctrl-C is only *noted* (``noted``), wherever it lands; the
     Trainer asks :meth:`agree` at its logging steps, a collective that tells every rank whether
     any rank was interrupted, and then all of them stop after that same step (``agreed``). A
@@ -274,28 +274,16 @@ class AgreedInterrupt:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self.noted = False
         self.agreed = False
-        self._previous: Any = None
 
     def install(self) -> bool:
-        """Take over SIGINT; False (and nothing changed) where that is not possible or needed."""
-        if self._previous is not None or threading.current_thread() is not threading.main_thread():
-            return False
-        current = signal.getsignal(signal.SIGINT)
-        if not callable(current):  # SIG_IGN, SIG_DFL or set outside Python: no KeyboardInterrupt
-            return False
-        self._previous = current
         self.noted = self.agreed = False
-        signal.signal(signal.SIGINT, self._handle)
-        return True
+        return super().install()
 
     def restore(self) -> None:
-        """Give SIGINT back to the handler that ``install`` replaced."""
-        if self._previous is not None:
-            if signal.getsignal(signal.SIGINT) == self._handle:
-                signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        super().restore()
         self.noted = False
 
     def _handle(self, signum: int, frame: Any) -> None:
