@@ -1354,6 +1354,7 @@ def accuracy_intervals(
             orientation="h",
             text=[f"{a:.1%}" for a in v[:, 0]],
             textposition="inside",
+            insidetextanchor="start",  # at the bar's root, clear of the error bar at its tip
             error_x={"type": "data", "symmetric": False, "array": v[:, 2] - v[:, 0],
                      "arrayminus": v[:, 0] - v[:, 1]},
         )
