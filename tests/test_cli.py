@@ -36,12 +36,10 @@ def default_corpus() -> Path:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _env(tmp_path_factory):
+def _env(corpus_cache):
     """A private data cache holding the default corpus; one torch thread (tiny models, shared
     CPUs); no mirror folder, so nothing depends on one."""
-    corpus = default_corpus()
-    cache = tmp_path_factory.mktemp("cache")
-    shutil.copyfile(corpus, cache / corpus.name)
+    cache = corpus_cache
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as mp:

@@ -11,7 +11,6 @@ Ctrl-C in its terminal does) from inside rank 0 at a chosen step.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pandas as pd
 import pytest
 import torch
 
-from labkit import checkpoint, cli, data, distributed, runs
+from labkit import checkpoint, cli, distributed, runs
 from labkit.gpt import GPT, GPTConfig
 from labkit.train import TrainConfig, Trainer
 
@@ -78,11 +77,10 @@ except SystemExit as done:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory) -> dict[str, str]:
+def env(corpus_cache) -> dict[str, str]:
     """A private data cache holding the default corpus; one torch thread, here and in the ranks;
     no launch variables inherited from outside."""
-    cache = tmp_path_factory.mktemp("cache")
-    shutil.copy(data.fetch("shakespeare", progress=False), cache / "shakespeare.txt")
+    cache = corpus_cache
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as mp:

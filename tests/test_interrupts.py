@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import pandas as pd
 import pytest
 import torch
 
-from labkit import checkpoint, cli, data, runs
+from labkit import checkpoint, cli, runs
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 80
@@ -88,10 +87,9 @@ runpy.run_module("labkit", run_name="__main__", alter_sys=True)
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory) -> dict[str, str]:
+def env(corpus_cache) -> dict[str, str]:
     """A private data cache holding the default corpus; one torch thread, here and in children."""
-    cache = tmp_path_factory.mktemp("cache")
-    shutil.copy(data.fetch("shakespeare", progress=False), cache / "shakespeare.txt")
+    cache = corpus_cache
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as mp:
