@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import shutil
 import uuid
 from pathlib import Path
 
@@ -86,14 +85,9 @@ GENERATE_JUNK = {
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, corpus_cache):
     """A private cache with the default corpus, and a tiny trained run to generate from."""
-    try:
-        corpus = data.fetch(data.DEFAULT, progress=False)
-    except data.DataError as err:
-        pytest.fail(f"the default corpus could not be fetched; run `make data` first. {err}")
-    cache = tmp_path_factory.mktemp("cache")
-    shutil.copyfile(corpus, cache / corpus.name)
+    cache = corpus_cache
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("runs")
