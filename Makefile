@@ -34,7 +34,7 @@ help:
 	@echo "make lab        set up (first time) and open the course in JupyterLab"
 	@echo "make test       set up (first time) and run unit tests + every notebook (fast mode),"
 	@echo "                then the browser test when Chromium is installed (BROWSER=0: skip it)"
-	@echo "make classroom  write instructor notebooks (nbgrader source format) to classroom/"
+	@echo "make classroom  write an nbgrader course folder (one assignment per notebook) to classroom/"
 	@echo "make test-browser  run every notebook in JupyterLab in headless Chromium"
 	@echo "make screenshots   write the README's pictures to docs/img/"
 	@echo "make binder-check  build the Binder environment in a fresh venv and run notebook 00 in it"
@@ -46,7 +46,7 @@ $(PY):
 
 $(STAMP): $(PY) requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet $(PIP_INDEX) -c constraints.txt -r requirements.txt -e ".[notebook,test,browser]"
+	$(PY) -m pip install --quiet $(PIP_INDEX) -c constraints.txt -r requirements.txt -e ".[notebook,test,browser]" -e ./exercises
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -58,7 +58,7 @@ lab: data
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 test: data
-	$(PY) -m ruff check labkit tests benchmarks
+	$(PY) -m ruff check labkit exercises tests benchmarks
 	OMP_NUM_THREADS=1 LABKIT_FAST=1 $(PY) -m pytest tests notebooks -n $(TEST_WORKERS) --dist loadfile --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
 ifeq ($(BROWSER),1)
 	$(BROWSER_TEST)

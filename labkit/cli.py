@@ -126,9 +126,11 @@ def _data_fetch(args: argparse.Namespace) -> int:
 def _classroom_export(args: argparse.Namespace) -> int:
     from labkit import classroom
 
-    written = classroom.export(args.out, notebooks_dir=args.notebooks)
+    notebooks = args.notebooks if args.notebooks is not None else classroom.course_notebooks()
+    written = classroom.export(args.out, notebooks_dir=notebooks, force=args.force)
     for path in written:
         print(path)
+    print(f"course folder for nbgrader: {args.out} (run nbgrader there; see the README's teacher guide)")
     return 0
 
 
@@ -905,11 +907,15 @@ def build_parser() -> argparse.ArgumentParser:
     class_p = commands.add_parser("classroom", help="teacher tools")
     class_cmds = class_p.add_subparsers(dest="classroom_command", required=True, metavar="ACTION")
     export_p = class_cmds.add_parser(
-        "export", help="write instructor notebooks (nbgrader source format)"
+        "export", help="write an nbgrader course folder: one assignment per notebook"
     )
-    export_p.add_argument("out", type=Path, help="output folder")
+    export_p.add_argument("out", type=Path, help="the course folder to write")
     export_p.add_argument(
-        "--notebooks", type=Path, default=Path("notebooks"), help="the course notebooks"
+        "--notebooks", type=Path, default=None,
+        help="the course notebooks (default: ./notebooks, else the course's own folder)",
+    )  # fmt: skip
+    export_p.add_argument(
+        "--force", action="store_true", help="overwrite exported files that were edited since"
     )
     export_p.set_defaults(func=_classroom_export)
     for leaf in (

@@ -3,6 +3,7 @@ cell-metadata schema (v3), and executed top to bottom with every autograder cell
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from nbclient import NotebookClient
 
 from labkit import classroom, exercises
 from labkit.cli import main as cli_main
-from labkit.exercises import FunctionExercise
+from labkit.exercises import Exercise, ExplainExercise, FunctionExercise
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -61,22 +62,43 @@ def validate_nbgrader(nb: nbformat.NotebookNode) -> None:
 def _stub_cell(ex: exercises.Exercise, alias: str = "ex") -> str:
     """An exercise cell as a notebook author writes it: instructions, stub, check."""
     if isinstance(ex, FunctionExercise):
-        stub = f"def {ex.answer_name}(*args):\n    ...\n\n"
+        sol = next(n for n in ast.parse(ex.solution_code).body if isinstance(n, ast.FunctionDef))
+        args = ", ".join(a.arg for a in sol.args.args)
+        stub = f'def {ex.answer_name}({args}):\n    """What it returns."""\n    ...  # your code\n\n'
     else:
-        stub = f"{ex.answer_name} = ...\n"
+        stub = f"{ex.answer_name} = ...  # your answer\n"
     return f"# Exercise {ex.name}: do the thing.\n# (more instructions)\n\n{stub}{alias}.{ex.name}.check({ex.answer_name})\n"
 
 
-def make_course_notebook(path: Path, module: str = "nb00") -> Path:
+def _course_cells(module: str) -> list[nbformat.NotebookNode]:
+    """The exercise cells of ``module``: a checked cell each, an answer cell per explanation."""
+    cells = []
+    for ex in exercises.exercises_in(exercises.load(module)).values():
+        if isinstance(ex, ExplainExercise):
+            cells.append(nbformat.v4.new_markdown_cell(f"**{ex.name}.** {ex.prompt}"))
+            answer = nbformat.v4.new_markdown_cell("_Your answer:_ ")
+            answer.metadata["labkit"] = {"exercise": ex.name}
+            cells.append(answer)
+        else:
+            cells.append(nbformat.v4.new_code_cell(_stub_cell(ex)))
+    return cells
+
+
+def make_course_notebook(path: Path, module: str = "nb01") -> Path:
     """A small notebook in the course's shape that uses every exercise of ``module``."""
     found = exercises.exercises_in(exercises.load(module))
+    given = {k: v for e in found.values() if isinstance(e, Exercise) for k, v in e.given().items()}
+    givens = [f"{name} = {value!r}" for name, value in given.items()]
+    assert all(len(line) < 5000 for line in givens), "the tiny notebook needs small given values"
     cells = [
         nbformat.v4.new_markdown_cell(f"# {module} · a tiny course notebook"),
-        nbformat.v4.new_markdown_cell("## Exercises"),
+        nbformat.v4.new_markdown_cell(
+            "## Exercises\n\n`check` prints **Correct!**; `ex.q1.solution()` shows a solution."
+        ),
         nbformat.v4.new_code_cell(f"from labkit.exercises import {module} as ex"),
-        nbformat.v4.new_code_cell("\n".join(f"globals().update(ex.{q}.given())" for q in found)),
-        *[nbformat.v4.new_code_cell(_stub_cell(ex)) for ex in found.values()],
-        nbformat.v4.new_markdown_cell("## Summary"),
+        nbformat.v4.new_code_cell("\n".join(givens)),
+        *_course_cells(module),
+        nbformat.v4.new_markdown_cell("## Summary\n\nStuck? `ex.q2.solution()` shows one. Done."),
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {
@@ -102,21 +124,19 @@ def course(tmp_path: Path) -> Path:
     return folder
 
 
-def test_export_writes_nbgrader_source_notebooks(course: Path, tmp_path: Path) -> None:
+def test_export_writes_an_nbgrader_course_folder(course: Path, tmp_path: Path) -> None:
     out = tmp_path / "classroom"
     written = classroom.export(out, notebooks_dir=course)
-    assert written == [out / "00_tiny.ipynb", out / "01_plain.ipynb"]
-    assert (out / "01_plain.ipynb").read_bytes() == (course / "01_plain.ipynb").read_bytes()
-    assert sorted(p.name for p in out.iterdir()) == [
-        "00_tiny.ipynb",
-        "01_plain.ipynb",
-    ]  # no temp files
+    target = out / "source" / "00_tiny" / "00_tiny.ipynb"
+    assert written == [out / "nbgrader_config.py", target]  # the plain notebook is no assignment
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in written)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["00_tiny.ipynb"]  # no temp files
 
-    nb = nbformat.read(out / "00_tiny.ipynb", as_version=4)
+    nb = nbformat.read(target, as_version=4)
     nbformat.validate(nb)
     validate_nbgrader(nb)
     meta = [c.metadata.get("nbgrader") for c in nb.cells]
-    imports = [c for c in nb.cells if c.source.startswith("from labkit.exercises import")]
+    imports = [c for c in nb.cells if "Questions(" in c.source]
     assert imports[0].metadata.nbgrader == {
         "grade": False,
         "grade_id": "exercises_import",
@@ -125,13 +145,22 @@ def test_export_writes_nbgrader_source_notebooks(course: Path, tmp_path: Path) -
         "solution": False,
         "task": False,
     }
-    for name, ex in exercises.exercises_in(exercises.load("nb00")).items():
+    assert "labkit.exercises" not in imports[0].source
+    for name, ex in exercises.exercises_in(exercises.load("nb01")).items():
         i = next(i for i, m in enumerate(meta) if m and m["grade_id"] == name)
+        if isinstance(ex, ExplainExercise):
+            answer = nb.cells[i]
+            assert answer.cell_type == "markdown" and ex.model_answer.strip() in answer.source
+            assert answer.metadata.nbgrader["points"] == ex.points and "labkit" not in answer.metadata
+            continue
         solution, test = nb.cells[i], nb.cells[i + 1]
-        assert solution.source == (
-            f"# Exercise {name}: do the thing.\n# (more instructions)\n"
-            f"### BEGIN SOLUTION\n{ex.solution_code.strip()}\n### END SOLUTION"
-        )
+        assert solution.source.startswith(f"# Exercise {name}: do the thing.\n# (more instructions)\n")
+        assert solution.source.endswith(f"ex.{name}.check({ex.answer_name})")
+        assert "### BEGIN SOLUTION" in solution.source and "### END SOLUTION" in solution.source
+        if isinstance(ex, FunctionExercise):  # the def line and docstring stay; markers inside
+            assert f"def {ex.answer_name}(" in solution.source.split("### BEGIN SOLUTION")[0]
+            assert '    """What it returns."""' in solution.source
+            assert "    ### BEGIN SOLUTION" in solution.source
         assert solution.metadata.nbgrader == {
             "grade": False,
             "grade_id": name,
@@ -140,33 +169,56 @@ def test_export_writes_nbgrader_source_notebooks(course: Path, tmp_path: Path) -
             "solution": True,
             "task": False,
         }
-        assert test.source == f"ex.{name}.grade({ex.answer_name})"
+        visible, hidden = test.source.split("### BEGIN HIDDEN TESTS")
+        assert f"{name} ({ex.points} point" in visible and "grade" in visible
+        assert hidden.rstrip().endswith("### END HIDDEN TESTS")
         assert test.metadata.nbgrader == {
             "grade": True,
             "grade_id": f"{name}_test",
             "locked": True,
-            "points": 1,
+            "points": ex.points,
             "schema_version": 3,
             "solution": False,
             "task": False,
         }
     assert len({c.id for c in nb.cells}) == len(nb.cells)
-    untouched = [c for c in nb.cells if "nbgrader" not in c.metadata]
-    assert [c.source for c in untouched][0].startswith("# nb00")
+    text = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "solution()" not in text and "Correct!" not in text
+    assert nb.cells[0].source.startswith("# nb01")
 
 
-def test_export_replaces_existing_files_is_deterministic_and_cli_works(
+def test_each_hidden_test_carries_only_its_own_key() -> None:
+    module = exercises.load("nb01")
+    source = Path(module.__file__).read_text(encoding="utf-8")
+    checked = [q for q, e in exercises.exercises_in(module).items() if isinstance(e, Exercise)]
+    for q in checked:
+        key = classroom.question_key(source, q)
+        namespace: dict = {}
+        exec(key, namespace)
+        assert namespace[q].name == q
+        others = [o for o in checked if o != q]
+        assert not any(o in namespace for o in others), f"{q}'s key holds another question"
+        assert exercises.exercises_in(module)[q].solution_code.strip() in key or q in key
+
+
+def test_export_keeps_a_teachers_edits_and_cli_works(
     course: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "classroom"
-    out.mkdir()
-    (out / "00_tiny.ipynb").write_text("stale", encoding="utf-8")
     assert cli_main(["classroom", "export", str(out), "--notebooks", str(course)]) == 0
-    assert str(out / "00_tiny.ipynb") in capsys.readouterr().out
-    first = (out / "00_tiny.ipynb").read_text(encoding="utf-8")
-    assert "BEGIN SOLUTION" in first
+    target = out / "source" / "00_tiny" / "00_tiny.ipynb"
+    assert str(target) in capsys.readouterr().out
+    first = target.read_text(encoding="utf-8")
     classroom.export(out, notebooks_dir=course)
-    assert (out / "00_tiny.ipynb").read_text(encoding="utf-8") == first  # re-exports diff cleanly
+    assert target.read_text(encoding="utf-8") == first  # re-exports diff cleanly
+    target.write_text(first.replace("do the thing", "do the thing well"), encoding="utf-8")
+    with pytest.raises(FileExistsError, match="00_tiny.ipynb"):
+        classroom.export(out, notebooks_dir=course)
+    assert "do the thing well" in target.read_text(encoding="utf-8")  # the edit survives
+    assert cli_main(["classroom", "export", str(out), "--notebooks", str(course)]) == 2
+    assert "--force" in capsys.readouterr().err
+    classroom.export(out, notebooks_dir=course, force=True)
+    assert target.read_text(encoding="utf-8") == first
 
 
 def test_export_rejects_bad_input(course: Path, tmp_path: Path) -> None:
@@ -175,14 +227,39 @@ def test_export_rejects_bad_input(course: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="differ"):
         classroom.export(course, notebooks_dir=course)
     nb = nbformat.read(course / "00_tiny.ipynb", as_version=4)
+    checked = [e for e in exercises.exercises_in(exercises.load("nb01")).values() if isinstance(e, Exercise)]
+    q, name = checked[-1].name, checked[-1].answer_name
     for cell in nb.cells:
-        cell.source = cell.source.replace("ex.q2.check(char_frequencies)", "ex.q2.check(freqs)")
-    with pytest.raises(ValueError, match="q2.check expects 'char_frequencies'"):
-        classroom.instructor_notebook(nb)
+        cell.source = cell.source.replace(f"ex.{q}.check({name})", f"ex.{q}.check(freqs)")
+    with pytest.raises(ValueError, match=f"{q}.check expects '{name}'"):
+        classroom.assignment_notebook(nb)
     nb.cells[-1] = nbformat.v4.new_code_cell("ex.q7.check(answer)")
     nb.cells = [c for c in nb.cells if "check(freqs)" not in c.source]
-    with pytest.raises(ValueError, match="no exercise q7"):
-        classroom.instructor_notebook(json.loads(nbformat.writes(nb)))
+    with pytest.raises(ValueError, match="no checked exercise q7"):
+        classroom.assignment_notebook(json.loads(nbformat.writes(nb)))
+
+
+def test_students_ex_offers_check_and_hint_only(capsys: pytest.CaptureFixture) -> None:
+    ex = classroom.Questions("nb01", {
+        "q1": {"answer": "answer", "kind": "value", "points": 2, "hint": "count"},
+        "q2": {"answer": "f", "kind": "function", "points": 1, "hint": "loop"},
+        "q3": {"answer": "p", "kind": "choice", "points": 1, "hint": "h", "options": {"a": "x", "b": "y"}},
+    })  # fmt: skip
+    for leak in ("expected_value", "reference_function", "solution", "solution_code", "grade"):
+        with pytest.raises(AttributeError):
+            getattr(ex.q1, leak)
+    with pytest.raises(AttributeError, match="q1"):
+        ex.q9  # noqa: B018
+    ex.q1.check(...)
+    assert "Not attempted yet" in capsys.readouterr().out
+    ex.q1.check(0.25)
+    assert "graded when you submit" in capsys.readouterr().out
+    ex.q2.check(3)
+    assert "expected a function" in capsys.readouterr().out
+    ex.q3.check("z")
+    assert "must be one of 'a', 'b'" in capsys.readouterr().out
+    ex.q1.hint()
+    assert "count" in capsys.readouterr().out
 
 
 def _run(path: Path, cwd: Path) -> nbformat.NotebookNode:
@@ -198,11 +275,17 @@ def _run(path: Path, cwd: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def _points(cell: nbformat.NotebookNode) -> float | None:
+    """The partial credit a grade cell reports (its result), as nbgrader reads it."""
+    results = [o for o in cell.outputs if o.get("output_type") == "execute_result"]
+    return float(results[0]["data"]["text/plain"]) if results else None
+
+
 @pytest.mark.parametrize(
     "notebook", ["tiny", *COURSE_NOTEBOOKS], ids=lambda p: getattr(p, "name", p)
 )
-def test_instructor_copy_runs_and_passes_its_grade_cells(
-    notebook: str | Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_instructor_copy_earns_full_marks_in_a_students_kernel(
+    notebook: str | Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, student_kernel: Path
 ) -> None:
     monkeypatch.setenv("LABKIT_FAST", "1")
     if notebook == "tiny":
@@ -210,12 +293,31 @@ def test_instructor_copy_runs_and_passes_its_grade_cells(
         folder.mkdir()
         notebook = make_course_notebook(folder / "00_tiny.ipynb")
     out = tmp_path / "classroom"
-    assert out / notebook.name in classroom.export(out, notebooks_dir=notebook.parent)
-    nb = _run(
-        out / notebook.name, cwd=notebook.parent
-    )  # raises CellExecutionError if any cell fails
-    grades = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    if ".check(" in notebook.read_text(encoding="utf-8"):
-        assert grades, "a notebook with exercises must get autograder cells"
+    target = out / "source" / notebook.stem / notebook.name
+    assert target in classroom.export(out, notebooks_dir=notebook.parent)
+    nb = _run(target, cwd=notebook.parent)  # raises CellExecutionError if any cell fails
+    grades = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+    assert grades, "a notebook with exercises must get grade cells"
     for cell in grades:
-        assert not any(o.get("output_type") == "error" for o in cell.outputs)
+        assert not any(o.get("output_type") == "error" or o.get("name") == "stderr" for o in cell.outputs)
+        assert _points(cell) == cell.metadata.nbgrader["points"], cell.outputs
+
+
+def test_the_package_students_install_holds_no_answer_key() -> None:
+    """labkit's distribution (what students pip-install) has no exercise module: the answer keys
+    are the separate package labkit_exercises."""
+    import re
+    import tomllib
+
+    import setuptools
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = setuptools.find_packages(where=str(ROOT), include=include)
+    assert {"labkit", "labkit.exercises"} <= set(packages)
+    assert not any(p.split(".")[0] == exercises.PACKAGE for p in packages)
+    for package in packages:
+        for path in (ROOT / package.replace(".", "/")).glob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert not re.search(r"^q\d+\s*=", text, re.M), f"{path} defines an exercise"
+    assert (ROOT / "exercises" / exercises.PACKAGE / "nb01.py").exists()

@@ -13,29 +13,43 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from labkit import exercises
-from labkit.exercises import Exercise, FunctionExercise, ValueExercise
-from labkit.exercises.core import describe_mismatch, is_stub_function
+from labkit.exercises import (
+    ChoiceExercise,
+    Exercise,
+    ExplainExercise,
+    FunctionExercise,
+    ValueExercise,
+    WrongAnswer,
+)
+from labkit.exercises.core import describe_mismatch, is_stub_function, short_repr
 
-ALL = [
+EVERY = [
     (mod, name, ex)
     for mod, module in exercises.modules().items()
     for name, ex in exercises.exercises_in(module).items()
 ]
+ALL = [(mod, name, ex) for mod, name, ex in EVERY if isinstance(ex, Exercise)]
 IDS = [f"{mod}.{name}" for mod, name, _ in ALL]
-WRONG = [(f"{mod}.{name}", ex, code) for mod, name, ex in ALL for code in ex.wrong_answers]
+WRONG = [(f"{mod}.{name}", ex, wrong) for mod, name, ex in ALL for wrong in ex.wrong_answers]
+EXPLAIN = [(f"{mod}.{name}", ex) for mod, name, ex in EVERY if isinstance(ex, ExplainExercise)]
+CHOICE = [(f"{mod}.{name}", ex) for mod, name, ex in ALL if isinstance(ex, ChoiceExercise)]
 
 
 def test_modules_are_discovered() -> None:
     assert "nb00" in exercises.module_names()
-    assert [name for mod, name, _ in ALL if mod == "nb00"] == ["q1", "q2"]
+    assert [name for mod, name, _ in EVERY if mod == "nb00"][:2] == ["q1", "q2"]
     with pytest.raises(ValueError, match="nb99"):
         exercises.load("nb99")
+    from labkit.exercises import nb00  # the package's __getattr__ imports labkit_exercises.nb00
+
+    assert nb00.__name__ == f"{exercises.PACKAGE}.nb00" and exercises.available()
 
 
 @pytest.mark.parametrize(("mod", "name", "ex"), ALL, ids=IDS)
 def test_exercise_is_complete(mod: str, name: str, ex: Exercise) -> None:
     assert ex.name == name
-    assert ex.hint_text.strip() and ex.wrong_answers
+    assert ex.hint_text.strip() and ex.wrong_answers and ex.points >= 1
+    assert all(isinstance(w, WrongAnswer) and len(w.why) > 15 for w in ex.wrong_answers)
     defined = {
         node.id if isinstance(node, ast.Name) else node.name
         for stmt in ast.parse(ex.solution_code).body
@@ -56,18 +70,65 @@ def test_reference_solution_passes(
 
 
 @pytest.mark.parametrize(
-    ("label", "ex", "code"), WRONG, ids=[f"{label}-{i}" for i, (label, _, _) in enumerate(WRONG)]
+    ("label", "ex", "wrong"), WRONG, ids=[f"{label}-{i}" for i, (label, _, _) in enumerate(WRONG)]
 )
-def test_wrong_answers_fail(
-    label: str, ex: Exercise, code: str, capsys: pytest.CaptureFixture
+def test_wrong_answers_fail_with_their_diagnosis(
+    label: str, ex: Exercise, wrong: WrongAnswer, capsys: pytest.CaptureFixture
 ) -> None:
-    answer = ex.run_solution(code)
-    assert ex.evaluate(answer).passed is False
+    answer = ex.run_solution(wrong.code)
+    feedback = ex.evaluate(answer)
+    assert feedback.passed is False
+    # the diagnosis of this mistake (or of an earlier one in the list that gives the same result)
+    earlier = ex.wrong_answers[: ex.wrong_answers.index(wrong) + 1]
+    assert any(w.why in feedback.message for w in earlier), feedback.message
     assert ex.check(answer) is None
     out = capsys.readouterr().out
     assert "Incorrect" in out
     with pytest.raises(AssertionError, match="Incorrect"):
         ex.grade(answer)
+    assert ex.score(answer) < 1
+
+
+@pytest.mark.parametrize(
+    ("label", "ex", "wrong"), WRONG, ids=[f"{label}-{i}" for i, (label, _, _) in enumerate(WRONG)]
+)
+def test_feedback_never_shows_the_expected_value(label: str, ex: Exercise, wrong: WrongAnswer) -> None:
+    if not isinstance(ex, ValueExercise):
+        return  # a function's feedback shows the learner's result on one input, not the reference's
+    expected = ex.expected_value()
+    message = ex.evaluate(ex.run_solution(wrong.code)).message
+    shown = [short_repr(expected)]
+    if isinstance(expected, float):
+        shown += [f"{expected:.6g}", f"{expected:.4g}", f"{expected:.3f}"]
+    assert not any(s in message for s in shown if len(s) > 1), message
+
+
+@pytest.mark.parametrize(("label", "ex"), CHOICE, ids=[label for label, _ in CHOICE])
+def test_every_wrong_option_has_its_diagnosis(label: str, ex: ChoiceExercise) -> None:
+    right = ex.expected_value()
+    assert right in ex.options and len(ex.options) >= 2
+    diagnosed = {ex.run_solution(w.code) for w in ex.wrong_answers}
+    assert diagnosed == set(ex.options) - {right}
+    assert "must be one of" in str(ex.evaluate("z"))
+
+
+@pytest.mark.parametrize(("label", "ex"), EXPLAIN, ids=[label for label, _ in EXPLAIN])
+def test_explain_exercises_have_a_model_answer_and_rubric(
+    label: str, ex: ExplainExercise, capsys: pytest.CaptureFixture
+) -> None:
+    assert ex.prompt.strip() and ex.model_answer.strip() and ex.rubric.strip() and ex.points >= 1
+    ex.check()
+    ex.solution()
+    out = capsys.readouterr().out
+    assert "read by a person" in out and ex.model_answer.strip()[:40] in out
+
+
+def test_every_notebook_has_an_experiment() -> None:
+    """At least one predict-then-run experiment per notebook: a prediction and an explanation."""
+    for mod, module in exercises.modules().items():
+        found = exercises.exercises_in(module).values()
+        assert any(isinstance(ex, ChoiceExercise) for ex in found), mod
+        assert any(isinstance(ex, ExplainExercise) for ex in found), mod
 
 
 FUNCTION_STUBS = {
@@ -152,20 +213,21 @@ def test_function_feedback_names_the_failing_input(capsys: pytest.CaptureFixture
 
     message = str(nb00.q2.evaluate(counts, seed=1))
     assert "char_frequencies('aaab') returned {'a': 3, 'b': 1}" in message
-    assert "the reference gives {'a': 0.75, 'b': 0.25}" in message
+    assert "0.75" not in message, "the reference's result is never shown"
     assert "seed=1" in message
 
 
-def test_value_feedback_says_what_was_expected() -> None:
+def test_value_feedback_diagnoses_without_revealing() -> None:
     ex = ValueExercise(
         name="q9",
         answer_name="answer",
         solution_code="answer = 0.5\n",
         hint_text="h",
-        wrong_answers=["answer = 1\n"],
+        wrong_answers=[WrongAnswer("answer = 1.0\n", why="you forgot to halve it")],
     )
     assert ex.evaluate(0.5 + 1e-12).passed
-    assert "expected 0.5, got 0.6" in str(ex.evaluate(0.6))
+    assert "0.6 is not right" in str(ex.evaluate(0.6)) and "0.5" not in str(ex.evaluate(0.6))
+    assert "you forgot to halve it" in str(ex.evaluate(1.0))
     assert "expected a number, got str" in str(ex.evaluate("0.5"))
     strict = ValueExercise(
         name="q9", answer_name="answer", solution_code="answer = 3\n", hint_text="h"
@@ -189,6 +251,8 @@ def test_describe_mismatch_containers() -> None:
     assert "expected 2 items, got 1" in describe_mismatch([1], (1, 2))
     assert "expected an int, got bool" in describe_mismatch(True, 1)
     assert describe_mismatch("x", None) == "expected None, got 'x'"
+    assert describe_mismatch({"a": 2.0}, {"a": 1.0}, reveal=False) == "for key 'a': 2 is not right"
+    assert describe_mismatch("b", "a", reveal=False) == "'b' is not right"
 
     class Ambiguous:
         def __eq__(self, other):
@@ -242,6 +306,24 @@ def test_feedback_html_is_escaped() -> None:
 
     html = Feedback(False, "`x` got <script>").to_html()
     assert "&lt;script&gt;" in html and "Incorrect" in html and "<code>x</code>" in html
+
+
+def test_without_the_exercises_package_the_error_says_what_to_install() -> None:
+    code = (
+        "import sys\n"
+        "class NoAnswerKeys:\n"
+        "    @staticmethod\n"
+        "    def find_spec(name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'labkit_exercises':\n"
+        "            raise ModuleNotFoundError(name, name=name)\n"
+        "sys.meta_path.insert(0, NoAnswerKeys)\n"
+        "import labkit.exercises as e\n"
+        "assert not e.available()\n"
+        "from labkit.exercises import nb00\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "pip install -e exercises/" in result.stderr and "classroom" in result.stderr
 
 
 def test_exercises_import_headless_without_ipython() -> None:

@@ -1,5 +1,6 @@
-"""Notebooks 09 and 10's exercises: the reference solutions agree with labkit and torch, and
-every wrong answer is rejected on every seed (not only on a lucky draw of random inputs)."""
+"""Notebooks 08, 09 and 10's exercises: the reference solutions agree with labkit and torch, the
+right option of each prediction holds for labkit's code, and every wrong answer is rejected on
+every seed (not only on a lucky draw of random inputs)."""
 
 from __future__ import annotations
 
@@ -10,29 +11,78 @@ import pytest
 import torch
 
 from labkit import exercises, generate
-from labkit.exercises import nb09, nb10
+from labkit.exercises import nb08, nb09, nb10
+from labkit.gpt import GPT, GPTConfig
 from labkit.train import TrainConfig, learning_rate
 
+MODULES = ("nb08", "nb09", "nb10")
 SEEDS = range(40)
 WRONG = [
-    (f"{mod}.{name}-{i}", ex, code)
-    for mod in ("nb09", "nb10")
+    (f"{mod}.{name}-{i}", ex, wrong)
+    for mod in MODULES
     for name, ex in exercises.exercises_in(exercises.load(mod)).items()
-    for i, code in enumerate(ex.wrong_answers)
+    if isinstance(ex, exercises.Exercise)
+    for i, wrong in enumerate(ex.wrong_answers)
 ]
 
 
-@pytest.mark.parametrize(("label", "ex", "code"), WRONG, ids=[w[0] for w in WRONG])
-def test_wrong_answers_fail_on_every_seed(label, ex, code) -> None:
-    answer = ex.run_solution(code)
+@pytest.mark.parametrize(("label", "ex", "wrong"), WRONG, ids=[w[0] for w in WRONG])
+def test_wrong_answers_fail_on_every_seed(label, ex, wrong) -> None:
+    answer = ex.run_solution(wrong.code)
     assert not any(ex.evaluate(answer, seed=s).passed for s in SEEDS)
 
 
-@pytest.mark.parametrize("mod", ["nb09", "nb10"])
+@pytest.mark.parametrize("mod", MODULES)
 def test_solutions_pass_on_every_seed(mod) -> None:
     for ex in exercises.exercises_in(exercises.load(mod)).values():
+        if not isinstance(ex, exercises.Exercise):
+            continue  # an explanation is read by a person
         answer = ex.run_solution()
         assert all(ex.evaluate(answer, seed=s).passed for s in SEEDS), ex.name
+
+
+def test_nb08_param_count_is_labkits() -> None:
+    f = nb08.q1.reference_function()
+    small = [args for args in nb08.q1.inputs(seed=0) if args[3] <= 256 and args[0] <= 5000]
+    for V, T, L, d, bias, tie in nb08.q1.inputs(seed=0):
+        config = GPTConfig(vocab_size=V, block_size=T, n_layer=L, n_head=1, n_embd=d, bias=bias,
+                           tie_weights=tie)  # fmt: skip
+        assert f(V, T, L, d, bias, tie) == config.param_count()
+    for V, T, L, d, bias, tie in small[:3] + [(65, 32, 2, 32, False, False)]:
+        with torch.device("meta"):  # shapes only: the real modules, counted
+            model = GPT(GPTConfig(vocab_size=V, block_size=T, n_layer=min(L, 4), n_head=1,
+                                  n_embd=d, bias=bias, tie_weights=tie))  # fmt: skip
+        assert f(V, T, min(L, 4), d, bias, tie) == model.num_params()
+
+
+def test_nb08_fixed_layer_norm_is_torchs() -> None:
+    f = nb08.q4.reference_function()
+    for x, gamma, beta, eps in nb08.q4.inputs(seed=1):
+        x = torch.tensor(x, dtype=torch.float64)
+        ln = torch.nn.LayerNorm(x.shape[-1], eps=eps, dtype=torch.float64)
+        with torch.no_grad():
+            ln.weight.copy_(torch.tensor(gamma, dtype=torch.float64))
+            ln.bias.copy_(torch.tensor(beta, dtype=torch.float64))
+            expected = ln(x)
+        got = f(x, torch.tensor(gamma, dtype=torch.float64), torch.tensor(beta, dtype=torch.float64), eps)
+        assert torch.allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_nb08_q2_right_option_holds_for_labkits_gpt(seed) -> None:
+    assert nb08.q2.expected_value() == "c"  # far above ln V
+    config = GPTConfig(vocab_size=83, block_size=64, n_layer=2, n_head=4, n_embd=64)
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.randint(83, (8, 64), generator=g), torch.randint(83, (8, 64), generator=g)
+    losses = {}
+    for std in (0.02, 1.0):
+        torch.manual_seed(seed)
+        model = GPT(config).eval()
+        torch.nn.init.normal_(model.tok_emb.weight, std=std, generator=g)
+        with torch.no_grad():
+            losses[std] = model(x, y)[1].item()
+    assert abs(losses[0.02] - math.log(83)) < 0.1
+    assert math.isfinite(losses[1.0]) and losses[1.0] > 3 * math.log(83)
 
 
 def test_nb09_schedule_is_labkits() -> None:
@@ -45,60 +95,37 @@ def test_nb09_schedule_is_labkits() -> None:
         assert math.isclose(f(*args), learning_rate(step, config), rel_tol=1e-12, abs_tol=1e-15)
 
 
-def test_nb09_clipping_is_torchs() -> None:
-    f = nb09.q2.reference_function()
-    for grads, max_norm in nb09.q2.inputs(seed=1):
-        params = [torch.zeros(len(g), dtype=torch.float64, requires_grad=True) for g in grads]
-        for p, g in zip(params, grads, strict=True):
-            p.grad = torch.tensor(g, dtype=torch.float64)
-        torch.nn.utils.clip_grad_norm_(params, max_norm)
-        # torch adds 1e-6 to the norm before dividing: agreement to about 1e-6
-        for p, mine in zip(params, f(grads, max_norm), strict=True):
-            assert torch.allclose(
-                p.grad, torch.tensor(mine, dtype=torch.float64), rtol=1e-5, atol=1e-9
-            )
+def test_nb09_first_adamw_step_is_torchs() -> None:
+    theta = torch.full((3,), 0.5, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.AdamW([theta], lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
+    theta.grad = torch.tensor([0.003, -50.0, 0.0], dtype=torch.float64)
+    opt.step()
+    change = (theta.detach() - 0.5).tolist()
+    expected = nb09.q2.expected_value()
+    assert list(expected) == ["g = 0.003", "g = -50", "g = 0"]
+    for got, want in zip(change, expected.values(), strict=True):
+        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-15)
+    assert nb09.q2.score({**expected, "g = 0": 0.0}) == pytest.approx(2 / 3)  # credit per part
 
 
-def test_nb09_perplexity_is_exp_of_torchs_cross_entropy() -> None:
-    f = nb09.q3.reference_function()
-    logits = torch.randn(50, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    targets = torch.randint(7, (50,), generator=torch.Generator().manual_seed(1))
-    log_probs = torch.log_softmax(logits, -1)[torch.arange(50), targets].tolist()
-    loss = torch.nn.functional.cross_entropy(logits, targets)
-    assert math.isclose(f(log_probs), math.exp(loss.item()), rel_tol=1e-12)
-
-
-def test_nb09_adamw_step_is_torchs() -> None:
-    f = nb09.q4.reference_function()
-    rng = random.Random(0)
-    theta = [rng.gauss(0, 1) for _ in range(5)]
-    p = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.AdamW([p], lr=0.01, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1)
-    m, v = [0.0] * 5, [0.0] * 5
-    for t in range(1, 6):
-        grad = [rng.gauss(0, 1) for _ in range(5)]
-        p.grad = torch.tensor(grad, dtype=torch.float64)
-        opt.step()
-        theta, m, v = f(theta, grad, m, v, t, 0.01, 0.9, 0.99, 1e-8, 0.1)
-        assert torch.allclose(p.detach(), torch.tensor(theta, dtype=torch.float64), rtol=1e-12)
-
-
-def test_nb10_references_agree_with_labkit_generate() -> None:
-    entropy = nb10.q1.reference_function()
-    nucleus = nb10.q2.reference_function()
-    penalty = nb10.q3.reference_function()
-    for logits, t in nb10.q1.inputs(seed=2):
-        p = torch.softmax(
-            generate.apply_temperature(torch.tensor(logits, dtype=torch.float64), t), -1
-        )
-        expected = torch.special.entr(p).sum().item()
-        assert math.isclose(entropy(logits, t), expected, rel_tol=1e-9, abs_tol=1e-12)
-    for probs, p in nb10.q2.inputs(seed=3):
+def test_nb10_nucleus_is_labkits_top_p() -> None:
+    nucleus = nb10.q1.reference_function()
+    for probs, p in nb10.q1.inputs(seed=3):
         logits = torch.tensor(probs, dtype=torch.float64).log()
         kept = torch.isfinite(generate.top_p_filter(logits, p)).nonzero().flatten().tolist()
         assert nucleus(probs, p) == kept
-    for logits, previous, pen in nb10.q3.inputs(seed=4):
-        z = torch.tensor(logits, dtype=torch.float64)
-        ids = torch.tensor(previous, dtype=torch.long)
-        expected = generate.apply_repetition_penalty(z, ids, pen).tolist()
-        assert penalty(logits, previous, pen) == pytest.approx(expected, rel=1e-12)
+
+
+def test_nb10_q2_right_option_holds_for_labkits_sampling_order() -> None:
+    """Temperature, then top-p (as labkit samples): the nucleus never shrinks as τ rises."""
+    assert nb10.q2.expected_value() == "b"
+    rng = random.Random(0)
+    temperatures = [0.25, 0.5, 0.8, 1.0, 1.5, 2.0, 4.0]
+    for _ in range(200):
+        z = torch.tensor([rng.gauss(0, rng.choice([0.5, 2.0, 5.0])) for _ in range(83)])
+        p = rng.uniform(0.1, 0.99)
+        kept = [
+            int(torch.isfinite(generate.top_p_filter(generate.apply_temperature(z, t), p)).sum())
+            for t in temperatures
+        ]
+        assert kept == sorted(kept), kept

@@ -25,6 +25,8 @@ EXPECTED_PIP = [
     "install",
     "-q",
     "git+https://github.com/llm-lab/llm-lab",
+    # the exercises and their solutions: a package of their own, which a class's students lack
+    "llm-lab-exercises @ git+https://github.com/llm-lab/llm-lab#subdirectory=exercises",
 ]
 
 ids = [p.name for p in NOTEBOOKS]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.exercises.core import Feedback, FunctionExercise, is_stub_function
+from labkit.exercises.core import FunctionExercise
 
 __all__ = ["TensorFunctionExercise", "random_matrix", "random_vector", "tensor_io"]
 
@@ -52,28 +52,9 @@ def tensor_io(fn: Callable) -> Callable:
 class TensorFunctionExercise(FunctionExercise):
     """A :class:`FunctionExercise` whose inputs and outputs are tensors (or tuples of tensors)."""
 
-    def evaluate(self, answer: Any, seed: int | None = None) -> Feedback:
-        if callable(answer) and is_stub_function(answer):
-            return Feedback(
-                False,
-                f"write the body of `{self.answer_name}` (replace `...`), then run the cell again.",
-                attempted=False,
-            )
-        if answer is Ellipsis or not callable(answer):
-            return super().evaluate(answer, seed)
-        plain = FunctionExercise(
-            name=self.name,
-            answer_name=self.answer_name,
-            solution_code=self.solution_code,
-            hint_text=self.hint_text,
-            make_inputs=self.make_inputs,
-            edge_cases=self.edge_cases,
-            n_random=self.n_random,
-            reference=tensor_io(self.reference_function()),
-            rel_tol=self.rel_tol,
-            abs_tol=self.abs_tol,
-        )
-        return plain.evaluate(tensor_io(answer), seed)
+    def adapt(self, fn: Callable) -> Callable:
+        """``fn`` called with tensors made from the plain inputs, its result made plain again."""
+        return tensor_io(fn)
 
 
 def random_vector(rng: random.Random, n: int, scale: float = 1.0) -> list[float]:
