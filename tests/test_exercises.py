@@ -89,6 +89,33 @@ def test_wrong_answers_fail_with_their_diagnosis(
     assert ex.score(answer) < 1
 
 
+SEEDS = range(40)
+FUNCTION_WRONG = [(label, ex, w) for label, ex, w in WRONG if isinstance(ex, FunctionExercise)]
+
+
+@pytest.mark.parametrize(
+    ("label", "ex", "wrong"),
+    FUNCTION_WRONG,
+    ids=[f"{label}-{i}" for i, (label, _, _) in enumerate(FUNCTION_WRONG)],
+)
+def test_function_mistakes_fail_with_their_diagnosis_on_every_seed(
+    label: str, ex: FunctionExercise, wrong: WrongAnswer
+) -> None:
+    """Not only on a lucky draw of random inputs: on each of 40 seeds."""
+    answer = ex.run_solution(wrong.code)
+    earlier = ex.wrong_answers[: ex.wrong_answers.index(wrong) + 1]
+    for seed in SEEDS:
+        feedback = ex.evaluate(answer, seed=seed)
+        assert not feedback.passed, f"seed {seed}"
+        assert any(w.why in feedback.message for w in earlier), f"seed {seed}: {feedback.message}"
+
+
+@pytest.mark.parametrize(("mod", "name", "ex"), ALL, ids=IDS)
+def test_solutions_pass_on_every_seed(mod: str, name: str, ex: Exercise) -> None:
+    answer = ex.run_solution()
+    assert all(ex.evaluate(answer, seed=s).passed for s in SEEDS)
+
+
 @pytest.mark.parametrize(
     ("label", "ex", "wrong"), WRONG, ids=[f"{label}-{i}" for i, (label, _, _) in enumerate(WRONG)]
 )

@@ -10,35 +10,12 @@ import random
 import pytest
 import torch
 
-from labkit import exercises, generate
+from labkit import generate
 from labkit.exercises import nb08, nb09, nb10
 from labkit.gpt import GPT, GPTConfig
 from labkit.train import TrainConfig, learning_rate
 
 MODULES = ("nb08", "nb09", "nb10")
-SEEDS = range(40)
-WRONG = [
-    (f"{mod}.{name}-{i}", ex, wrong)
-    for mod in MODULES
-    for name, ex in exercises.exercises_in(exercises.load(mod)).items()
-    if isinstance(ex, exercises.Exercise)
-    for i, wrong in enumerate(ex.wrong_answers)
-]
-
-
-@pytest.mark.parametrize(("label", "ex", "wrong"), WRONG, ids=[w[0] for w in WRONG])
-def test_wrong_answers_fail_on_every_seed(label, ex, wrong) -> None:
-    answer = ex.run_solution(wrong.code)
-    assert not any(ex.evaluate(answer, seed=s).passed for s in SEEDS)
-
-
-@pytest.mark.parametrize("mod", MODULES)
-def test_solutions_pass_on_every_seed(mod) -> None:
-    for ex in exercises.exercises_in(exercises.load(mod)).values():
-        if not isinstance(ex, exercises.Exercise):
-            continue  # an explanation is read by a person
-        answer = ex.run_solution()
-        assert all(ex.evaluate(answer, seed=s).passed for s in SEEDS), ex.name
 
 
 def test_nb08_param_count_is_labkits() -> None:

@@ -11,35 +11,15 @@ import torch
 import torch.nn.functional as F
 
 from labkit import exercises
-from labkit.exercises import Exercise, ExplainExercise, nb11
+from labkit.exercises import ExplainExercise, nb11
 from labkit.exercises.tensors import tensor_io
 from labkit.pretrained import bert, registry
-
-SEEDS = range(40)
-CHECKED = {name: ex for name, ex in exercises.exercises_in(nb11).items() if isinstance(ex, Exercise)}
-WRONG = [
-    (f"nb11.{name}-{i}", ex, wrong.code)
-    for name, ex in CHECKED.items()
-    for i, wrong in enumerate(ex.wrong_answers)
-]
 
 
 def test_four_exercises_one_of_them_an_experiment() -> None:
     assert list(exercises.exercises_in(nb11)) == ["q1", "q2", "q3", "q4"]
     assert isinstance(nb11.q3, exercises.ChoiceExercise) and isinstance(nb11.q4, ExplainExercise)
     assert sum(ex.points for ex in exercises.exercises_in(nb11).values()) == 7
-
-
-@pytest.mark.parametrize(("label", "ex", "code"), WRONG, ids=[w[0] for w in WRONG])
-def test_wrong_answers_fail_on_every_seed(label, ex, code) -> None:
-    answer = ex.run_solution(code)
-    assert not any(ex.evaluate(answer, seed=s).passed for s in SEEDS)
-
-
-def test_solutions_pass_on_every_seed() -> None:
-    for ex in CHECKED.values():
-        answer = ex.run_solution()
-        assert all(ex.evaluate(answer, seed=s).passed for s in SEEDS), ex.name
 
 
 def test_q1_is_labkits_wordpiece() -> None:

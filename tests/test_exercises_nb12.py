@@ -18,17 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from labkit import exercises
-from labkit.exercises import Exercise, ExplainExercise, nb12
+from labkit.exercises import ExplainExercise, nb12
 from labkit.exercises.tensors import tensor_io
 from labkit.pretrained import llama, registry
 
-SEEDS = range(40)
-CHECKED = {name: ex for name, ex in exercises.exercises_in(nb12).items() if isinstance(ex, Exercise)}
-WRONG = [
-    (f"nb12.{name}-{i}", ex, wrong.code)
-    for name, ex in CHECKED.items()
-    for i, wrong in enumerate(ex.wrong_answers)
-]
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "12_run_a_real_llm.ipynb"
 
 
@@ -48,18 +41,6 @@ def test_five_exercises_one_of_them_an_experiment() -> None:
     assert list(exercises.exercises_in(nb12)) == ["q1", "q2", "q3", "q4", "q5"]
     assert isinstance(nb12.q4, exercises.ChoiceExercise) and isinstance(nb12.q5, ExplainExercise)
     assert sum(ex.points for ex in exercises.exercises_in(nb12).values()) == 9
-
-
-@pytest.mark.parametrize(("label", "ex", "code"), WRONG, ids=[w[0] for w in WRONG])
-def test_wrong_answers_fail_on_every_seed(label, ex, code) -> None:
-    answer = ex.run_solution(code)
-    assert not any(ex.evaluate(answer, seed=s).passed for s in SEEDS)
-
-
-def test_solutions_pass_on_every_seed() -> None:
-    for ex in CHECKED.values():
-        answer = ex.run_solution()
-        assert all(ex.evaluate(answer, seed=s).passed for s in SEEDS), ex.name
 
 
 # ----------------------------------------------------------------------------------- q1

@@ -9,34 +9,14 @@ import torch
 import torch.nn.functional as F
 
 from labkit import exercises, lora
-from labkit.exercises import Exercise, ExplainExercise, nb13
+from labkit.exercises import ExplainExercise, nb13
 from labkit.exercises.tensors import tensor_io
-
-SEEDS = range(40)
-CHECKED = {name: ex for name, ex in exercises.exercises_in(nb13).items() if isinstance(ex, Exercise)}
-WRONG = [
-    (f"nb13.{name}-{i}", ex, wrong.code)
-    for name, ex in CHECKED.items()
-    for i, wrong in enumerate(ex.wrong_answers)
-]
 
 
 def test_four_exercises_one_of_them_an_experiment() -> None:
     assert list(exercises.exercises_in(nb13)) == ["q1", "q2", "q3", "q4"]
     assert isinstance(nb13.q3, exercises.ChoiceExercise) and isinstance(nb13.q4, ExplainExercise)
     assert sum(ex.points for ex in exercises.exercises_in(nb13).values()) == 7
-
-
-@pytest.mark.parametrize(("label", "ex", "code"), WRONG, ids=[w[0] for w in WRONG])
-def test_wrong_answers_fail_on_every_seed(label, ex, code) -> None:
-    answer = ex.run_solution(code)
-    assert not any(ex.evaluate(answer, seed=s).passed for s in SEEDS)
-
-
-def test_solutions_pass_on_every_seed() -> None:
-    for ex in CHECKED.values():
-        answer = ex.run_solution()
-        assert all(ex.evaluate(answer, seed=s).passed for s in SEEDS), ex.name
 
 
 def test_q1_is_labkits_lora_update() -> None:
