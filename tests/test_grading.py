@@ -149,3 +149,19 @@ def test_every_course_question_is_graded_right_from_its_own_key() -> None:
 def test_grading_seed_is_fixed_per_question() -> None:
     assert grading_seed("q1", "nb01") == grading_seed("q1", "nb01") != grading_seed("q2", "nb01")
     assert isinstance(WrongAnswer("x = 1", why="w"), WrongAnswer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [float("nan"), float("inf"), 10**400, "", [], {}, None, list(range(100_000))],
+    ids=["nan", "inf", "huge-int", "empty-str", "empty-list", "empty-dict", "none", "huge-list"],
+)
+def test_odd_answers_earn_nothing_and_never_raise(answer, capsys: pytest.CaptureFixture) -> None:
+    assert grading.grade("nbXX", "q1", {"answer": answer}, KEY, 2) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("q1: 0 of 2 points.") and err == ""
+    assert grading.grade("nbXX", "q2", {"total": lambda xs: answer}, KEY, 1) == 0
+
+
+def test_a_nan_part_costs_only_that_part() -> None:
+    assert grading.grade("nbXX", "q1", {"answer": {"mean": float("nan"), "count": 3}}, KEY, 2) == 1
