@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit.exercises.core import Feedback, _show, is_stub_function, short_repr
+from labkit.exercises.core import Feedback, is_stub_function, short_repr, show
 from labkit.exercises.grading import pack
 
 __all__ = [
@@ -75,7 +75,7 @@ class Question:
     def check(self, answer: Any = Ellipsis) -> None:
         """Say whether ``answer`` has the right form; it is graded when the work is submitted."""
         feedback = self._precheck(answer)
-        _show(str(feedback), html=feedback.to_html())
+        show(str(feedback), html=feedback.to_html())
 
     def _precheck(self, answer: Any) -> Feedback:
         later = "It is graded when you submit, on tests you do not see."
@@ -92,7 +92,7 @@ class Question:
 
     def hint(self) -> None:
         """Show the hint."""
-        _show(f"Hint: {self.hint_text}", markdown=f"**Hint:** {self.hint_text}")
+        show(f"Hint: {self.hint_text}", markdown=f"**Hint:** {self.hint_text}")
 
     def __repr__(self) -> str:
         return f"<Question {self.name} ({self.points:g} points): check({self.answer}), hint()>"

@@ -48,6 +48,8 @@ __all__ = [
     "describe_mismatch",
     "grading_seed",
     "is_stub_function",
+    "short_repr",
+    "show",
 ]
 
 NOT_ATTEMPTED = "Not attempted yet"
@@ -223,7 +225,7 @@ def _in_ipython() -> bool:
     return get_ipython() is not None
 
 
-def _show(plain: str, **rich: str) -> None:
+def show(plain: str, **rich: str) -> None:
     """Print ``plain``; in IPython display it with richer forms, e.g. ``markdown=`` or ``html=``."""
     if _in_ipython():
         from IPython.display import display
@@ -292,7 +294,7 @@ class Exercise:
         gives the verdict as a bool.
         """
         feedback = self.evaluate(answer, seed=seed)
-        _show(str(feedback), html=feedback.to_html())
+        show(str(feedback), html=feedback.to_html())
 
     def grade(self, answer: Any, seed: int | None = None) -> None:
         """Strict check for autograding: raise ``AssertionError`` unless ``answer`` is correct."""
@@ -302,12 +304,12 @@ class Exercise:
 
     def hint(self) -> None:
         """Show the hint."""
-        _show(f"Hint: {self.hint_text}", markdown=f"**Hint:** {self.hint_text}")
+        show(f"Hint: {self.hint_text}", markdown=f"**Hint:** {self.hint_text}")
 
     def solution(self) -> None:
         """Show the reference solution's code."""
         code = self.solution_code.strip("\n")
-        _show(f"Solution:\n{code}", markdown=f"**Solution:**\n```python\n{code}\n```")
+        show(f"Solution:\n{code}", markdown=f"**Solution:**\n```python\n{code}\n```")
 
     def run_solution(self, code: str | None = None) -> Any:
         """Run ``code`` (default: the solution) with the given names; return its ``answer_name``."""
@@ -419,7 +421,7 @@ class ExplainExercise:
 
     def check(self, answer: Any = None) -> None:
         """Explanations are not checked by the computer: say so, and where to compare."""
-        _show(
+        show(
             f"{self.name} is read by a person. Compare yours with ex.{self.name}.solution().",
             markdown=f"`{self.name}` is read by a person. Compare yours with `ex.{self.name}.solution()`.",
         )
@@ -427,11 +429,11 @@ class ExplainExercise:
     def hint(self) -> None:
         """Show the hint."""
         text = self.hint_text or self.rubric
-        _show(f"Hint: {text}", markdown=f"**Hint:** {text}")
+        show(f"Hint: {text}", markdown=f"**Hint:** {text}")
 
     def solution(self) -> None:
         """Show a model answer."""
-        _show(f"A model answer:\n{self.model_answer}", markdown=f"**A model answer:** {self.model_answer}")
+        show(f"A model answer:\n{self.model_answer}", markdown=f"**A model answer:** {self.model_answer}")
 
     def __repr__(self) -> str:
         return f"<ExplainExercise {self.name}: a written answer; hint(), solution()>"
