@@ -36,7 +36,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit.exercises.core import Feedback, is_stub_function, short_repr, show
+from labkit import exercises as exercise_modules
+from labkit.exercises.core import (
+    ChoiceExercise,
+    Exercise,
+    ExplainExercise,
+    Feedback,
+    FunctionExercise,
+    is_stub_function,
+    short_repr,
+    show,
+)
 from labkit.exercises.grading import pack
 
 __all__ = [
@@ -352,8 +362,6 @@ def _assignment_markdown(text: str) -> str:
 
 def _spec(exercises: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """What a student's ``ex`` knows of each question: its answer's name, kind, points, hint."""
-    from labkit.exercises import ChoiceExercise, ExplainExercise, FunctionExercise
-
     spec: dict[str, dict[str, Any]] = {}
     for name, ex in exercises.items():
         if isinstance(ex, ExplainExercise):
@@ -393,8 +401,6 @@ def _find_import(cells: list[dict[str, Any]]) -> tuple[int, str, str] | None:
 
 def _exercise_for(index: int, calls: list[tuple[str, str]], available: dict[str, Any]) -> Any:
     """The exercise an exercise cell checks; ``ValueError`` if the cell does not fit it."""
-    from labkit.exercises import Exercise
-
     if len(calls) > 1:
         raise ValueError(f"exercise cell {index}: expected one .check(...) per cell, got {len(calls)}")
     ((qname, answer_name),) = calls
@@ -417,9 +423,6 @@ def assignment_notebook(nb: dict[str, Any]) -> dict[str, Any] | None:
     other than the exercise's ``answer_name``, calls ``check`` more than once, or when an answer
     cell names an explanation the module lacks.
     """
-    from labkit import exercises as exercise_modules
-    from labkit.exercises import ExplainExercise
-
     cells = nb.get("cells", [])
     found = _find_import(cells)
     if found is None:
